@@ -1,0 +1,31 @@
+"""Graded checks for the homework notebooks (see core.py for the convention)."""
+
+from lecture_utils.grading.core import (
+    Check,
+    CheckFailed,
+    StudentError,
+    as_array,
+    call,
+    check,
+    expect_close,
+    expect_shape,
+    format_line,
+    get_check,
+    grade,
+    run_check,
+)
+
+__all__ = [
+    "Check",
+    "CheckFailed",
+    "StudentError",
+    "as_array",
+    "call",
+    "check",
+    "expect_close",
+    "expect_shape",
+    "format_line",
+    "get_check",
+    "grade",
+    "run_check",
+]

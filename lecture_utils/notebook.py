@@ -1,0 +1,90 @@
+"""The one set-up call every notebook makes, and progress/timing helpers that stay nbval-friendly."""
+
+from __future__ import annotations
+
+import os
+import random
+import time
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from typing import TypeVar
+
+import numpy as np
+
+T = TypeVar("T")
+
+DEFAULT_SEED = 0
+
+
+def setup(seed: int = DEFAULT_SEED, threads: int = 1) -> np.random.Generator:
+    """Seed Python, NumPy and torch, use `threads` torch threads, and apply the course's plot style.
+
+    Returns a NumPy Generator seeded with `seed` for the notebook's own sampling.
+    One torch thread: on 2 busy cores torch's default thread pool slows small networks ~20x.
+    """
+    if not isinstance(seed, int) or isinstance(seed, bool) or seed < 0:
+        raise ValueError(f"setup(seed=...) expects a non-negative int, got {seed!r}")
+    os.environ.setdefault("PYTHONHASHSEED", str(seed))
+    random.seed(seed)
+    np.random.seed(seed)
+    import torch
+
+    torch.manual_seed(seed)
+    torch.set_num_threads(threads)
+    try:
+        torch.set_num_interop_threads(threads)
+    except RuntimeError:
+        pass  # can only be set once per process; re-running the cell is fine
+    torch.use_deterministic_algorithms(True, warn_only=True)
+    from lecture_utils.plotting import use_course_style
+
+    use_course_style()
+    return np.random.default_rng(seed)
+
+
+def _in_notebook() -> bool:
+    try:
+        from IPython import get_ipython
+    except ImportError:
+        return False
+    shell = get_ipython()
+    return shell is not None and shell.__class__.__name__ == "ZMQInteractiveShell"
+
+
+def progress(iterable: Iterable[T], total: int | None = None, desc: str = "") -> Iterator[T]:
+    """Wrap a long loop with a progress bar.
+
+    In JupyterLab the bar is a live ipywidgets widget. Its text form (what nbval compares) is fixed
+    when it is first displayed, so re-running a notebook gives the same stored text. Outside a
+    notebook it is silent.
+    """
+    items = iterable
+    if total is None:
+        try:
+            total = len(iterable)  # type: ignore[arg-type]
+        except TypeError:
+            total = 0
+    if not _in_notebook() or total <= 0:
+        yield from items
+        return
+    import ipywidgets as widgets
+    from IPython.display import display
+
+    bar = widgets.IntProgress(value=0, min=0, max=total, description=desc or "progress")
+    label = widgets.Label(value=f"0/{total}")
+    display(widgets.HBox([bar, label]))
+    every = max(1, total // 100)
+    for i, item in enumerate(items, start=1):
+        yield item
+        if i % every == 0 or i == total:
+            bar.value = i
+            label.value = f"{i}/{total}"
+    bar.bar_style = "success"
+
+
+@contextmanager
+def timer(what: str = "took"):
+    """Print `[<what>: 1.23 s]` after the block. tests/nbval_sanitize.cfg masks the number for nbval."""
+    t0 = time.perf_counter()
+    yield
+    print(f"[{what}: {time.perf_counter() - t0:.2f} s]")

@@ -1,0 +1,34 @@
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture(scope="session")
+def root() -> Path:
+    return ROOT
+
+
+def run_nbval_lax(nb_path: Path, tmp_path: Path, extra: tuple[str, ...] = ()) -> dict[str, str]:
+    """Run `pytest --nbval-lax nb_path` in a subprocess; return {test name: outcome} from its JUnit XML."""
+    import subprocess
+    import xml.etree.ElementTree as ET
+
+    xml = tmp_path / f"{nb_path.stem}-junit.xml"
+    cmd = [sys.executable, "-m", "pytest", "--nbval-lax", "-p", "no:cacheprovider", "-q",
+           "-o", "addopts=", f"--junitxml={xml}", str(nb_path), *extra]
+    subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=900)
+    outcomes: dict[str, str] = {}
+    for case in ET.parse(xml).getroot().iter("testcase"):
+        if case.find("failure") is not None or case.find("error") is not None:
+            outcome = "failed"
+        elif case.find("skipped") is not None:
+            outcome = "skipped"
+        else:
+            outcome = "passed"
+        outcomes[case.get("name")] = outcome
+    return outcomes

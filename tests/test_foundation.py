@@ -1,0 +1,107 @@
+"""Packaging, set-up and tooling: environment.yml matches pyproject, ruff is clean, setup() seeds everything."""
+
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+import sys
+import tomllib
+
+import numpy as np
+import pytest
+
+import lecture_utils
+from tests.conftest import ROOT
+
+
+def _pins(lines):
+    out = {}
+    for line in lines:
+        m = re.match(r"^\s*([A-Za-z0-9_.\-]+)\s*==\s*([^\s;]+)\s*$", line)
+        if m:
+            out[m.group(1).lower()] = m.group(2)
+    return out
+
+
+def test_environment_yml_matches_pyproject():
+    py = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    wanted = _pins(py["dependencies"] + py["optional-dependencies"]["dev"])
+    assert all("==" in d for d in py["dependencies"]), "every runtime dependency is pinned"
+    env_lines = []
+    in_pip = False
+    for line in (ROOT / "environment.yml").read_text().splitlines():
+        if re.match(r"^\s*- pip:\s*$", line):
+            in_pip = True
+            continue
+        if in_pip and re.match(r"^\s*- ", line):
+            env_lines.append(line.strip()[2:])
+    got = _pins(env_lines)
+    assert got == wanted
+    assert "python=3.11" in (ROOT / "environment.yml").read_text()
+    assert wanted["torch"] == "2.13.0"
+
+
+def test_ruff_is_clean():
+    r = subprocess.run([sys.executable, "-m", "ruff", "check", "."], cwd=ROOT, capture_output=True, text=True)
+    assert r.returncode == 0, r.stdout + r.stderr
+
+
+def test_setup_seeds_numpy_torch_and_sets_threads():
+    import torch
+
+    rng1 = lecture_utils.setup(seed=3)
+    a = (np.random.rand(), torch.rand(1).item(), rng1.random())
+    rng2 = lecture_utils.setup(seed=3)
+    b = (np.random.rand(), torch.rand(1).item(), rng2.random())
+    assert a == b
+    assert torch.get_num_threads() == 1
+    with pytest.raises(ValueError, match="non-negative int"):
+        lecture_utils.setup(seed=-1)
+
+
+def test_progress_outside_a_notebook_is_silent(capsys):
+    assert list(lecture_utils.progress(range(5), desc="x")) == [0, 1, 2, 3, 4]
+    assert capsys.readouterr().out == ""
+
+
+def test_timer_output_is_masked_by_the_sanitizer(capsys):
+    import configparser
+
+    with lecture_utils.timer("training"):
+        pass
+    out = capsys.readouterr().out
+    cfg = configparser.ConfigParser()
+    cfg.read(ROOT / "tests" / "nbval_sanitize.cfg")
+    sec = cfg["timings"]
+    assert re.sub(sec["regex"], sec["replace"], out) == "[training: TIME s]\n"
+
+
+def test_cli_help_lists_subcommands():
+    r = subprocess.run([sys.executable, "-m", "lecture_utils", "--help"], capture_output=True, text=True)
+    assert r.returncode == 0
+    for sub in ("lab", "release", "bench", "train"):
+        assert sub in r.stdout
+
+
+def test_course_py_rejects_unknown_command():
+    r = subprocess.run([sys.executable, str(ROOT / "course.py"), "frobnicate"], capture_output=True, text=True)
+    assert r.returncode == 2 and "unknown command" in r.stdout
+
+
+def test_bench_times_notebooks_and_writes_json(tmp_path):
+    import shutil
+
+    course = tmp_path / "c"
+    (course / "notebooks").mkdir(parents=True)
+    (course / "solutions").mkdir()
+    shutil.copy(ROOT / "solutions" / "00_example.ipynb", course / "solutions")
+    out = tmp_path / "bench.json"
+    r = subprocess.run([sys.executable, "-m", "lecture_utils", "bench", "--notebooks-only", "--json", str(out)],
+                       cwd=course, capture_output=True, text=True, timeout=300)
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert "solutions/00_example.ipynb" in r.stdout and "total" in r.stdout
+    data = json.loads(out.read_text())
+    (nb,) = data["notebooks"]
+    assert nb["ok"] and nb["seconds"] > 0 and nb["peak_mb"] > 50
+    assert data["results"] == []

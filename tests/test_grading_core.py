@@ -1,0 +1,64 @@
+"""The check convention: one deterministic line, failures that explain, and checks that can fail."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from lecture_utils.grading import CheckFailed, expect_close, expect_shape, format_line, get_check, grade
+from tests.grading_harness import assert_fails, assert_passes, exercise_ns, solution_ns
+
+
+def test_example_solution_passes_and_stub_fails():
+    assert_passes("0.1", solution_ns("00_example.ipynb")["discounted_return"])
+    assert_fails("0.1", exercise_ns("00_example.ipynb")["discounted_return"], contains="not attempted yet")
+
+
+@pytest.mark.parametrize(
+    "wrong, why",
+    [
+        (lambda r, g: float(np.sum(r)), "no discount"),
+        (lambda r, g: float(np.sum(g ** np.arange(1, len(r) + 1) * r)), "off by one in the exponent"),
+        (lambda r, g: g ** np.arange(len(r)) * r, "returns the array, not the sum"),
+        (lambda r, g: None, "forgot to return"),
+    ],
+)
+def test_example_check_fails_on_plausible_wrong_answers(wrong, why):
+    assert_fails("0.1", wrong)
+
+
+def test_grade_prints_exactly_one_line(capsys):
+    grade("0.1", lambda r, g: float(np.sum(g ** np.arange(len(r)) * r)))
+    out = capsys.readouterr().out
+    assert out == "Exercise 0.1 (discounted return): passed, 1/1 points\n"
+    grade("0.1", lambda r, g: 1 / 0)
+    out = capsys.readouterr().out
+    assert out.count("\n") == 1
+    assert out.startswith("Exercise 0.1 (discounted return): failed, 0/1 points -- ")
+    assert "ZeroDivisionError" in out
+
+
+def test_failure_detail_is_bounded():
+    line = format_line(get_check("0.1"), False, "x" * 10_000 + "\n" * 50)
+    assert len(line) < 520 and "\n" not in line
+
+
+def test_unknown_exercise_is_a_clear_error():
+    with pytest.raises(KeyError, match="no checks exist"):
+        get_check("42.1")
+    with pytest.raises(ValueError, match="look like '3.1'"):
+        get_check("three")
+
+
+def test_expect_helpers_explain_shape_and_value():
+    with pytest.raises(CheckFailed, match=r"has shape \(2,\), expected \(3,\)"):
+        expect_shape(np.zeros(2), (3,), "psi")
+    with pytest.raises(CheckFailed, match="max abs error"):
+        expect_close(np.ones(3), np.zeros(3), "psi")
+    with pytest.raises(CheckFailed, match="NaN"):
+        expect_close(np.array([np.nan]), np.zeros(1), "psi")
+    with pytest.raises(CheckFailed, match="forget to `return`"):
+        expect_shape(None, (1,), "psi")
+    import torch
+
+    expect_close(torch.ones(2, requires_grad=True), np.ones(2), "t")  # tensors are accepted

@@ -1,0 +1,162 @@
+"""`lecture release`: exercises are generated from solutions, stubbed, nbgrader-tagged, and fail unfilled."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import nbformat
+import pytest
+from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
+
+from lecture_utils.release import ReleaseError, release_all, release_notebook, stub_source
+from tests.conftest import ROOT, run_nbval_lax
+
+SOLUTIONS = sorted((ROOT / "solutions").glob("*.ipynb"))
+
+
+def lecture(*args, cwd=ROOT):
+    return subprocess.run([sys.executable, "-m", "lecture_utils", *args], cwd=cwd, capture_output=True,
+                          text=True, timeout=300)
+
+
+def test_release_check_passes_on_repo():
+    r = lecture("release", "--check")
+    assert r.returncode == 0, r.stderr
+
+
+def make_course(tmp_path: Path) -> Path:
+    course = tmp_path / "course"
+    for d in ("solutions", "exercises", "notebooks"):
+        shutil.copytree(ROOT / d, course / d, ignore=shutil.ignore_patterns(".ipynb_checkpoints", "kernel-*"))
+    return course
+
+
+def test_hand_edit_of_an_exercise_fails_the_check(tmp_path):
+    course = make_course(tmp_path)
+    ex = sorted((course / "exercises").glob("*.ipynb"))[0]
+    nb = nbformat.read(ex, as_version=4)
+    nb.cells[-1].source += "\n# edited by hand"
+    nbformat.write(nb, ex)
+    r = lecture("release", "--check", cwd=course)
+    assert r.returncode == 1
+    assert ex.name in r.stderr and "differs" in r.stderr
+    # and regeneration repairs it
+    assert lecture("release", cwd=course).returncode == 0
+    assert lecture("release", "--check", cwd=course).returncode == 0
+
+
+def test_missing_and_extra_exercise_are_reported(tmp_path):
+    course = make_course(tmp_path)
+    ex = sorted((course / "exercises").glob("*.ipynb"))[0]
+    ex.rename(course / "exercises" / "99_stray.ipynb")
+    r = lecture("release", "--check", cwd=course)
+    assert r.returncode == 1
+    assert "missing" in r.stderr and "99_stray.ipynb: has no solutions notebook" in r.stderr
+
+
+def test_stub_keeps_signature_docstring_and_indentation():
+    src = 'def f(x):\n    """Doc."""\n    ### BEGIN SOLUTION\n    return x + 1\n    ### END SOLUTION\n\nY = 2'
+    out = stub_source(src, "t")
+    assert out == 'def f(x):\n    """Doc."""\n    # YOUR CODE HERE\n    raise NotImplementedError()\n\nY = 2'
+
+
+def test_top_level_region_and_two_regions():
+    src = "### BEGIN SOLUTION\na = 1\n### END SOLUTION\nb = 2\n  ### BEGIN SOLUTION\n  c\n  ### END SOLUTION"
+    out = stub_source(src, "t")
+    assert out.splitlines() == ["# YOUR CODE HERE", "raise NotImplementedError()", "b = 2",
+                                "  # YOUR CODE HERE", "  raise NotImplementedError()"]
+
+
+def _nb(*cells):
+    return new_notebook(cells=list(cells), metadata={"kernelspec": {"name": "python3", "display_name": "Python 3",
+                                                                    "language": "python"}})
+
+
+CHECK = '# NBVAL_CHECK_OUTPUT\nfrom lecture_utils.grading import grade\n\ngrade("0.1", discounted_return)'
+SOL = "def discounted_return(r, g):\n    ### BEGIN SOLUTION\n    return 0.0\n    ### END SOLUTION"
+
+
+@pytest.mark.parametrize(
+    "cells, message",
+    [
+        ([new_code_cell("### BEGIN SOLUTION\nx = 1"), new_code_cell(CHECK)], "never closed"),
+        ([new_code_cell("x = 1\n### END SOLUTION"), new_code_cell(CHECK)], "without a matching"),
+        ([new_code_cell("### BEGIN SOLUTION\n### BEGIN SOLUTION\n### END SOLUTION"), new_code_cell(CHECK)],
+         "inside another"),
+        ([new_code_cell(SOL), new_code_cell(CHECK), new_code_cell(SOL), new_code_cell(CHECK)],
+         "duplicate grade_id 'check_0_1'"),
+        ([new_markdown_cell("### BEGIN SOLUTION\nx\n### END SOLUTION"), new_code_cell(CHECK)],
+         "solution markers in a markdown cell"),
+        ([new_code_cell(CHECK + "\n### BEGIN SOLUTION\n### END SOLUTION")], "solution markers in a check cell"),
+        ([new_code_cell(SOL)], "no check cell after it"),
+        ([new_code_cell(SOL), new_code_cell('# NBVAL_CHECK_OUTPUT\ngrade("9.9", f)')], "no check"),
+    ],
+)
+def test_malformed_solutions_give_a_clear_error_naming_notebook_and_cell(cells, message):
+    with pytest.raises(ReleaseError) as e:
+        release_notebook(_nb(*cells), Path("solutions/07_bad.ipynb"))
+    assert message in str(e.value)
+    assert "07_bad.ipynb" in str(e.value)
+
+
+def test_malformed_marker_cli_error_names_notebook_and_cell(tmp_path):
+    course = make_course(tmp_path)
+    nbformat.write(_nb(new_code_cell("x = 1"), new_code_cell("### BEGIN SOLUTION\nx = 1"), new_code_cell(CHECK)),
+                   course / "solutions" / "99_bad.ipynb")
+    r = lecture("release", cwd=course)
+    assert r.returncode == 2
+    assert "99_bad.ipynb, cell 2" in r.stderr and "never closed" in r.stderr
+    assert "Traceback" not in r.stderr
+
+
+def test_not_a_notebook_is_a_clear_error(tmp_path):
+    course = make_course(tmp_path)
+    (course / "solutions" / "99_bad.ipynb").write_text("{not json")
+    r = lecture("release", cwd=course)
+    assert r.returncode == 2 and "99_bad.ipynb: not a readable notebook" in r.stderr
+    assert "Traceback" not in r.stderr
+
+
+@pytest.mark.parametrize("sol", SOLUTIONS, ids=lambda p: p.stem)
+def test_nbgrader_metadata(sol):
+    ex = nbformat.read(ROOT / "exercises" / sol.name, as_version=4)
+    ids = [c.metadata["nbgrader"]["grade_id"] for c in ex.cells]
+    assert len(ids) == len(set(ids))
+    checks = [c for c in ex.cells if c.metadata["nbgrader"]["grade"]]
+    assert checks, "every homework has graded parts"
+    for c in ex.cells:
+        meta = c.metadata["nbgrader"]
+        assert meta["schema_version"] == 3
+        if meta["grade"]:
+            assert meta["locked"] and meta["points"] > 0 and "# NBVAL_CHECK_OUTPUT" in c.source
+            assert "passed," in "".join(o.get("text", "") for o in c.outputs), "check cells keep the passed output"
+        if meta["solution"]:
+            assert "raise NotImplementedError()" in c.source and c.outputs == []
+            assert "BEGIN SOLUTION" not in c.source
+
+
+@pytest.mark.parametrize("sol", SOLUTIONS, ids=lambda p: p.stem)
+def test_unfilled_exercise_fails_every_graded_check(sol, tmp_path):
+    """`pytest --nbval-lax exercises/NN.ipynb` (the student's self-check) fails every graded part while unfilled."""
+    ex_path = ROOT / "exercises" / sol.name
+    ex = nbformat.read(ex_path, as_version=4)
+    code = [c for c in ex.cells if c.cell_type == "code"]  # nbval numbers code cells only
+    check_cells = [i for i, c in enumerate(code) if c.metadata["nbgrader"]["grade"]]
+    outcomes = run_nbval_lax(ex_path, tmp_path)
+    for i in check_cells:
+        name = f"Cell {i}"
+        matching = [k for k in outcomes if k.endswith(name)]
+        assert matching, f"nbval did not collect check cell {i}: {sorted(outcomes)}"
+        assert outcomes[matching[0]] == "failed", f"check cell {i} of {ex_path.name} passed while unfilled"
+
+
+def test_release_all_writes_then_is_idempotent(tmp_path):
+    course = make_course(tmp_path)
+    shutil.rmtree(course / "exercises")
+    written = release_all(course)
+    assert len(written) == len(SOLUTIONS)
+    assert release_all(course) == []
+    assert release_all(course, check_only=True) == []
