@@ -95,12 +95,12 @@ def test_bench_times_notebooks_and_writes_json(tmp_path):
     course = tmp_path / "c"
     (course / "notebooks").mkdir(parents=True)
     (course / "solutions").mkdir()
-    shutil.copy(ROOT / "solutions" / "00_example.ipynb", course / "solutions")
+    shutil.copy(ROOT / "solutions" / "00_getting_started.ipynb", course / "solutions")
     out = tmp_path / "bench.json"
     r = subprocess.run([sys.executable, "-m", "lecture_utils", "bench", "--notebooks-only", "--json", str(out)],
                        cwd=course, capture_output=True, text=True, timeout=300)
     assert r.returncode == 0, r.stdout + r.stderr
-    assert "solutions/00_example.ipynb" in r.stdout and "total" in r.stdout
+    assert "solutions/00_getting_started.ipynb" in r.stdout and "total" in r.stdout
     data = json.loads(out.read_text())
     (nb,) = data["notebooks"]
     assert nb["ok"] and nb["seconds"] > 0 and nb["peak_mb"] > 50

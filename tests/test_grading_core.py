@@ -10,8 +10,8 @@ from tests.grading_harness import assert_fails, assert_passes, exercise_ns, solu
 
 
 def test_example_solution_passes_and_stub_fails():
-    assert_passes("0.1", solution_ns("00_example.ipynb")["discounted_return"])
-    assert_fails("0.1", exercise_ns("00_example.ipynb")["discounted_return"], contains="not attempted yet")
+    assert_passes("0.1", solution_ns("00_getting_started.ipynb")["discounted_return"])
+    assert_fails("0.1", exercise_ns("00_getting_started.ipynb")["discounted_return"], contains="not attempted yet")
 
 
 @pytest.mark.parametrize(

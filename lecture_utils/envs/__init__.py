@@ -1,0 +1,1 @@
+"""Environments: Gymnasium-style single environments and batched tensor versions of the same dynamics."""
