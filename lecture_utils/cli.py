@@ -30,6 +30,8 @@ def cmd_lab(args) -> int:
     ]
     if headless:
         argv.append("--no-browser")
+    if hasattr(os, "geteuid") and os.geteuid() == 0:
+        argv.append("--allow-root")  # containers and CI run as root; JupyterLab refuses without it
     argv += args.extra
     print(f"[lecture lab] JupyterLab on {root / 'notebooks'} (Ctrl-C twice to stop)", flush=True)
     os.execv(sys.executable, argv)
@@ -95,12 +97,12 @@ def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="lecture", description="Transfer and Meta Learning course tools")
     sub = p.add_subparsers(dest="command", required=True)
 
-    s = sub.add_parser("lab", help="open JupyterLab on notebooks/ (what `python3 course.py` runs)")
+    s = sub.add_parser("lab", help="open JupyterLab on notebooks/ (what `python3 course.py` runs)",
+                       epilog="Other options are passed to JupyterLab, e.g. --IdentityProvider.token=TOKEN")
     s.add_argument("--no-browser", action="store_true", help="start the server only (or COURSE_NO_BROWSER=1)")
     s.add_argument("--port", type=int, default=8888)
     s.add_argument("--ip", default="127.0.0.1")
-    s.add_argument("extra", nargs=argparse.REMAINDER, help="further JupyterLab options")
-    s.set_defaults(func=cmd_lab)
+    s.set_defaults(func=cmd_lab, extra=[])  # unknown options (e.g. --IdentityProvider.token=...) go to JupyterLab
 
     s = sub.add_parser("release", help="regenerate exercises/ from solutions/")
     s.add_argument("--check", action="store_true", help="exit 1 if exercises/ is not what release generates")
@@ -139,7 +141,12 @@ def _add_plugins(sub) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    args, unknown = parser.parse_known_args(argv)
+    if unknown:
+        if args.command != "lab":
+            parser.error(f"unrecognized arguments: {' '.join(unknown)}")
+        args.extra = unknown
     return args.func(args)
 
 

@@ -105,3 +105,40 @@ def test_bench_times_notebooks_and_writes_json(tmp_path):
     (nb,) = data["notebooks"]
     assert nb["ok"] and nb["seconds"] > 0 and nb["peak_mb"] > 50
     assert data["results"] == []
+
+
+def test_lecture_lab_serves_jupyterlab_headless(tmp_path):
+    """`lecture lab --no-browser` (what `python3 course.py` runs) starts a JupyterLab server on notebooks/."""
+    import os
+    import signal
+    import socket
+    import time
+    import urllib.request
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    env = {**os.environ, "JUPYTER_RUNTIME_DIR": str(tmp_path / "rt"), "JUPYTER_CONFIG_DIR": str(tmp_path / "cfg")}
+    log = open(tmp_path / "lab.log", "w")
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "lecture_utils", "lab", "--no-browser", f"--port={port}",
+         "--IdentityProvider.token=t0ken"],
+        cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+    )
+    try:
+        deadline = time.time() + 90
+        body = ""
+        while time.time() < deadline and proc.poll() is None:
+            try:
+                url = f"http://127.0.0.1:{port}/api/contents/notebooks?token=t0ken"
+                body = urllib.request.urlopen(url, timeout=2).read().decode()
+                break
+            except OSError:
+                time.sleep(0.5)
+        assert "00_getting_started.ipynb" in body, (tmp_path / "lab.log").read_text()[-2000:]
+        page = urllib.request.urlopen(f"http://127.0.0.1:{port}/lab?token=t0ken", timeout=5).read().decode()
+        assert "JupyterLab" in page
+    finally:
+        os.killpg(proc.pid, signal.SIGTERM)
+        proc.wait(timeout=30)
+        log.close()
