@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import subprocess
 import tempfile
 import time
 from dataclasses import dataclass
@@ -66,7 +67,9 @@ def execute_notebook(path: Path, timeout: int = 600, write: bool = False) -> Exe
     ok, err = True, ""
     try:
         env = {**os.environ, "PYDEVD_DISABLE_FILE_VALIDATION": "1"}
-        with client.setup_kernel(env=env, cleanup_kc=True):
+        # The kernel's own log (shutdown chatter) is not the notebook's output: keep it off our stderr,
+        # as nbval does. Errors in cells still arrive as error outputs.
+        with client.setup_kernel(env=env, cleanup_kc=True, stderr=subprocess.DEVNULL):
             try:
                 for idx, cell in enumerate(nb.cells):
                     client.execute_cell(cell, idx)

@@ -20,7 +20,8 @@ def setup(seed: int = DEFAULT_SEED, threads: int = 1) -> np.random.Generator:
     """Seed Python, NumPy and torch, use `threads` torch threads, and apply the course's plot style.
 
     Returns a NumPy Generator seeded with `seed` for the notebook's own sampling.
-    One torch thread: on 2 busy cores torch's default thread pool slows small networks ~20x.
+    One torch thread (and one BLAS thread): on 2 busy cores the default thread pools slow small
+    networks ~20x and small linear solves ~50x.
     """
     if not isinstance(seed, int) or isinstance(seed, bool) or seed < 0:
         raise ValueError(f"setup(seed=...) expects a non-negative int, got {seed!r}")
@@ -36,6 +37,10 @@ def setup(seed: int = DEFAULT_SEED, threads: int = 1) -> np.random.Generator:
     except RuntimeError:
         pass  # can only be set once per process; re-running the cell is fine
     torch.use_deterministic_algorithms(True, warn_only=True)
+    # NumPy's BLAS too: its thread pool makes a 100 x 100 solve ~50x slower on 2 busy cores.
+    from threadpoolctl import threadpool_limits
+
+    threadpool_limits(limits=threads)
     from lecture_utils.plotting import use_course_style
 
     use_course_style()

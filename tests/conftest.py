@@ -32,3 +32,12 @@ def run_nbval_lax(nb_path: Path, tmp_path: Path, extra: tuple[str, ...] = ()) ->
             outcome = "passed"
         outcomes[case.get("name")] = outcome
     return outcomes
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _single_threaded_blas():
+    """As lecture_utils.setup() does in notebooks: small linear algebra is fastest on one thread."""
+    from threadpoolctl import threadpool_limits
+
+    with threadpool_limits(limits=1):
+        yield
