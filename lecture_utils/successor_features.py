@@ -346,3 +346,24 @@ def q_learning(env, w, gamma, Q0, n_steps: int = 3000, n_walkers: int = 16, alph
             steps.append(t * n_walkers)
             returns.append(policy_return(env, greedy(Q), w, gamma))
     return Q, np.array(steps), np.array(returns)
+
+
+def finetune_curves(env, psis, tasks, gamma, n_iter: int = 10):
+    """Normalized return after k = 0..n_iter policy-iteration steps on each task, from GPI and from scratch.
+
+    Scratch starts from the policy that always takes action 0. Returns (from_gpi, from_scratch), each
+    [n_tasks, n_iter + 1]; a run that has converged keeps its final value.
+    """
+    uniform = np.full((env.n_states, env.n_actions), 1.0 / env.n_actions)
+    curves = {"gpi": [], "scratch": []}
+    for w in tasks:
+        r = env.reward(w)
+        starts = {"gpi": gpi_policy(psis, w), "scratch": np.zeros(env.n_states, dtype=int)}
+        runs = {k: policy_iteration(env.P, r, gamma, p0, max_iter=n_iter)[1] for k, p0 in starts.items()}
+        opt = policy_return(env, policy_iteration(env.P, r, gamma, starts["gpi"])[0], w, gamma)
+        rand = policy_return(env, uniform, w, gamma)
+        for k, visited in runs.items():
+            rets = [policy_return(env, p, w, gamma) for p in visited]
+            rets += [rets[-1]] * (n_iter + 1 - len(rets))
+            curves[k].append(normalized(rets[: n_iter + 1], rand, opt))
+    return np.array(curves["gpi"]), np.array(curves["scratch"])

@@ -88,6 +88,11 @@ class FourRooms(gym.Env):
             raise ValueError(f"w must have shape ({self.d},) (one weight per object type), got {w.shape}")
         return w
 
+    def cell(self, state: int) -> tuple[int, int]:
+        """(row, col) of a state index."""
+        r, c = self.cells[state]
+        return int(r), int(c)
+
     def reward(self, w=None) -> np.ndarray:
         """Expected reward r(s, a) = w^T phi(s, a), shape [S, A]."""
         return self.phi @ (self.w if w is None else self._check_w(w))
@@ -101,7 +106,7 @@ class FourRooms(gym.Env):
             self._state = int(options["state"])
         else:
             self._state = int(self.np_random.choice(self.n_states, p=self.start_dist))
-        return self._state, {"cell": tuple(self.cells[self._state])}
+        return self._state, {"cell": self.cell(self._state)}
 
     def step(self, action):
         if self._state is None:
@@ -110,7 +115,7 @@ class FourRooms(gym.Env):
             raise ValueError(f"action must be in 0..{self.n_actions - 1}, got {action}")
         s2, phi, term = self.sample_step(np.array([self._state]), np.array([int(action)]), self.np_random)
         self._state = int(s2[0])
-        info = {"phi": phi[0], "cell": tuple(self.cells[self._state])}
+        info = {"phi": phi[0], "cell": self.cell(self._state)}
         return self._state, float(phi[0] @ self.w), bool(term[0]), False, info
 
     def sample_step(self, states, actions, rng: np.random.Generator):
