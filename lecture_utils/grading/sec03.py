@@ -98,3 +98,21 @@ def check_gpi_policy(gpi_policy) -> None:
             raise CheckFailed(f"({case}) in {wrong} of {S} states the action does not maximise "
                               "max_i w'^T psi^{pi_i}(s, a)")
 
+
+
+@check("3.4", "TD update for psi (optional)", points=1)
+def check_td_update(td_update) -> None:
+    rng = np.random.default_rng(304)
+    for S, A, d, done in [(3, 2, 2, False), (6, 4, 3, True), (5, 3, 1, False), (8, 4, 4, False)]:
+        psi = rng.normal(size=(S, A, d))
+        s, a, s2, a2 = (int(x) for x in rng.integers(0, [S, A, S, A]))
+        if s == s2 and a == a2:
+            s2 = (s + 1) % S
+        phi_t = rng.normal(size=d)
+        gamma, alpha = float(rng.uniform(0.5, 0.99)), float(rng.uniform(0.05, 0.9))
+        want = psi.copy()
+        want[s, a] += alpha * (phi_t + (0.0 if done else gamma) * psi[s2, a2] - psi[s, a])
+        got = psi.copy()
+        call(td_update, got, s, a, phi_t.copy(), s2, a2, done, gamma, alpha)
+        case = f"S={S}, A={A}, d={d}, done={done}"
+        expect_close(got, want, "psi after td_update (updated in place)", case=case)
