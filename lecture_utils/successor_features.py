@@ -186,6 +186,8 @@ def psi_monte_carlo(env, pi, gamma, s: int, a: int, n_episodes: int = 2000, hori
     Returns (mean [d], half_width [d] of the 99% confidence interval, returns [n_episodes, d]).
     Rollouts are truncated at `horizon` (the bias is at most gamma^horizon per unit of feature).
     """
+    if env.terminal[s]:
+        raise ValueError(f"state {s} is an object cell (terminal): psi there is 0, start from a non-terminal state")
     rng = np.random.default_rng(seed)
     pi = as_policy(pi, env.n_states, env.n_actions)
     gamma = _check_gamma(gamma)

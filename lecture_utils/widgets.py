@@ -2,15 +2,19 @@
 
 The demo is plain ipywidgets: one FloatSlider per reward feature, an HTML line summarising the returns,
 and an Output widget holding a matplotlib figure, all redrawn by `observe` when a slider changes.
+The figure is written into the Output widget's state (its `outputs`) rather than captured with
+`with output:`, so it behaves the same in JupyterLab, under nbclient/nbval and in plain Python.
 """
 
 from __future__ import annotations
 
+import base64
 import html
+import io
 
 import ipywidgets as widgets
-import matplotlib.pyplot as plt
 import numpy as np
+from matplotlib.figure import Figure
 
 from lecture_utils import sf_plots
 from lecture_utils import successor_features as sf
@@ -26,6 +30,15 @@ def summary_html(s: dict, names: str = "abc") -> str:
         f"'{html.escape(names[best])}') {s['family'][best]:.3f} &nbsp;|&nbsp; optimal {s['optimal']:.3f} "
         f"&nbsp;|&nbsp; uniform random {s['random']:.3f} &nbsp;|&nbsp; GPI normalized {norm:.3f}"
     )
+
+
+def figure_output(fig, text: str) -> dict:
+    """A matplotlib figure as one nbformat display_data output (PNG + a text fallback)."""
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png")
+    png = base64.b64encode(buf.getvalue()).decode("ascii")
+    return {"output_type": "display_data", "metadata": {},
+            "data": {"image/png": png, "text/plain": f"<figure: GPI vs optimal policy, {text}>"}}
 
 
 def sf_demo(env=None, gamma: float = 0.95, base_tasks=None, w0=(0.8, -0.6, 0.5), draw: bool = True):
@@ -55,14 +68,10 @@ def sf_demo(env=None, gamma: float = 0.95, base_tasks=None, w0=(0.8, -0.6, 0.5),
         w = np.array([s.value for s in sliders])
         s = sf_plots.gpi_summary(env, policies, psis, w, gamma)
         summary.value = summary_html(s, env.object_types)
-        if not draw:
-            return
-        with output:
-            output.clear_output(wait=True)
-            fig = plt.figure(figsize=(8.4, 4.0))
+        if draw:
+            fig = Figure(figsize=(8.4, 4.0))  # not a pyplot figure: nothing leaks into the cell's outputs
             sf_plots.draw_gpi_vs_optimal(env, policies, psis, w, gamma, summary=s, fig=fig)
-            plt.show()
-            plt.close(fig)
+            output.outputs = (figure_output(fig, sf_plots.task_label(w, env.object_types)),)
 
     for slider in sliders:
         slider.observe(update, names="value")

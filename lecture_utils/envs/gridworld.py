@@ -113,10 +113,12 @@ class FourRooms(gym.Env):
             raise RuntimeError("call reset() before step()")
         if not self.action_space.contains(int(action)):
             raise ValueError(f"action must be in 0..{self.n_actions - 1}, got {action}")
-        s2, phi, term = self.sample_step(np.array([self._state]), np.array([int(action)]), self.np_random)
-        self._state = int(s2[0])
-        info = {"phi": phi[0], "cell": self.cell(self._state)}
-        return self._state, float(phi[0] @ self.w), bool(term[0]), False, info
+        rng = self.np_random
+        moved = int(rng.integers(self.n_actions)) if rng.random() < self.slip else int(action)
+        self._state = int(self.next_state[self._state, moved])
+        phi = self.object_phi[self._state].copy()
+        info = {"phi": phi, "cell": self.cell(self._state)}
+        return self._state, float(phi @ self.w), bool(self.terminal[self._state]), False, info
 
     def sample_step(self, states, actions, rng: np.random.Generator):
         """Batched transition: states, actions [B] -> (next_states [B], phi [B, d], terminated [B])."""
@@ -147,8 +149,7 @@ class FourRooms(gym.Env):
         cmap = "viridis" if values is not None else "Greys"
         import matplotlib.pyplot as plt
 
-        cm = plt.get_cmap(cmap).copy()
-        cm.set_bad("0.25")  # walls
+        cm = plt.get_cmap(cmap).with_extremes(bad="0.25")  # walls
         im = ax.imshow(grid, cmap=cm, vmin=vmin if values is not None else 0,
                        vmax=vmax if values is not None else 1)
         if policy is not None:
