@@ -303,14 +303,20 @@ def compare_on_tasks(env, policies, psis, tasks, gamma) -> dict:
 # ---------------------------------------------------------------- fine-tuning in the target task
 
 
-def policy_iteration(P, r, gamma, pi0, max_iter: int = 100):
-    """Policy iteration from actions pi0 [S]; returns (optimal actions [S], list of policies visited)."""
+def policy_iteration(P, r, gamma, pi0, max_iter: int = 100, values: list | None = None):
+    """Policy iteration from actions pi0 [S]; returns (final actions [S], list of policies visited).
+
+    At most `max_iter` improvements (optimal once it stops changing). If `values` is a list, V^pi [S] of
+    every evaluated policy is appended to it.
+    """
     P, _ = _check_model(P)
     S, A, _ = P.shape
     pi = np.asarray(pi0, dtype=int)
     visited = [pi]
     for _ in range(max_iter):
         V = state_values(P, r, pi, gamma)
+        if values is not None:
+            values.append(V)
         Q = r + gamma * P @ V
         better = greedy(Q)
         # keep the current action on ties so that the loop stops
@@ -361,11 +367,14 @@ def finetune_curves(env, psis, tasks, gamma, n_iter: int = 10):
     for w in tasks:
         r = env.reward(w)
         starts = {"gpi": gpi_policy(psis, w), "scratch": np.zeros(env.n_states, dtype=int)}
-        runs = {k: policy_iteration(env.P, r, gamma, p0, max_iter=n_iter)[1] for k, p0 in starts.items()}
-        opt = policy_return(env, policy_iteration(env.P, r, gamma, starts["gpi"])[0], w, gamma)
         rand = policy_return(env, uniform, w, gamma)
-        for k, visited in runs.items():
-            rets = [policy_return(env, p, w, gamma) for p in visited]
+        opt = policy_return(env, policy_iteration(env.P, r, gamma, starts["gpi"])[0], w, gamma)
+        for k, p0 in starts.items():
+            values: list = []
+            visited = policy_iteration(env.P, r, gamma, p0, max_iter=n_iter, values=values)[1]
+            rets = [float(env.start_dist @ V) for V in values]
+            if len(visited) > len(values):  # the last improvement was not evaluated yet
+                rets.append(policy_return(env, visited[-1], w, gamma))
             rets += [rets[-1]] * (n_iter + 1 - len(rets))
             curves[k].append(normalized(rets[: n_iter + 1], rand, opt))
     return np.array(curves["gpi"]), np.array(curves["scratch"])
