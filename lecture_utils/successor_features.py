@@ -378,3 +378,20 @@ def finetune_curves(env, psis, tasks, gamma, n_iter: int = 10):
             rets += [rets[-1]] * (n_iter + 1 - len(rets))
             curves[k].append(normalized(rets[: n_iter + 1], rand, opt))
     return np.array(curves["gpi"]), np.array(curves["scratch"])
+
+
+def q_learning_curves(env, psis, tasks, gamma, n_steps: int = 1500, eval_every: int = 150, **kwargs):
+    """Normalized return of Q-learning on each task, started from GPI's Q = max_i w'^T psi_i and from zeros.
+
+    One run per task (seed = task index). Returns (env_steps [K], from_gpi [n_tasks, K], from_zero [n_tasks, K]).
+    """
+    uniform = np.full((env.n_states, env.n_actions), 1.0 / env.n_actions)
+    curves = {"gpi": [], "zero": []}
+    for i, w in enumerate(tasks):
+        q_gpi = gpi_q(psis, w)
+        opt = policy_return(env, policy_iteration(env.P, env.reward(w), gamma, greedy(q_gpi))[0], w, gamma)
+        rand = policy_return(env, uniform, w, gamma)
+        for name, Q0 in (("gpi", q_gpi), ("zero", np.zeros_like(q_gpi))):
+            _, steps, rets = q_learning(env, w, gamma, Q0, n_steps=n_steps, eval_every=eval_every, seed=i, **kwargs)
+            curves[name].append(normalized(rets, rand, opt))
+    return steps, np.array(curves["gpi"]), np.array(curves["zero"])

@@ -234,3 +234,11 @@ def test_gpi_figure(env, fam):
     fig = sf_plots.draw_gpi_vs_optimal(env, policies, psis, np.array([0.2, -0.4, 0.9]), GAMMA)
     assert len(fig.axes) == 3  # two panels and a colour bar
     plt.close(fig)
+
+
+def test_q_learning_curves_shapes(env, fam):
+    _, psis = fam
+    steps, from_gpi, from_zero = sf.q_learning_curves(env, psis, sf.random_tasks(2, env.d, seed=4), GAMMA,
+                                                      n_steps=40, eval_every=20)
+    assert steps.tolist() == [0, 320, 640] and from_gpi.shape == from_zero.shape == (2, 3)
+    assert from_gpi[:, 0].mean() > from_zero[:, 0].mean()

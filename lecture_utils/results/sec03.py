@@ -48,6 +48,7 @@ def results() -> list[dict]:
     never_worse = np.all(res["gpi"][:, None] >= res["family"] - 1e-10, axis=1)
     from_gpi, from_scratch = sf.finetune_curves(env, psis, tasks, GAMMA, n_iter=10)
     steps = lambda c: np.argmax(c >= 1 - 1e-9, axis=1).mean()  # noqa: E731
+    ql_steps, ql_gpi, ql_zero = sf.q_learning_curves(env, psis, tasks[:10], GAMMA, alpha=0.2, epsilon=0.1)
 
     return [
         _row("max |Q^pi - w^T psi^pi| (direct evaluation vs SF)", q_err, 1e-8, "upper bound"),
@@ -62,4 +63,6 @@ def results() -> list[dict]:
         _row("fraction of tasks with GPI >= every family policy", never_worse.mean(), 1.0, "GPI theorem"),
         _row("policy-iteration steps to optimal, from GPI", steps(from_gpi), float(steps(from_scratch)),
              "from scratch"),
+        _row(f"Q-learning from GPI: normalized return after {ql_steps[-1]} steps", ql_gpi[:, -1].mean(),
+             float(ql_zero[:, -1].mean()), "Q-learning from scratch"),
     ]
