@@ -39,6 +39,18 @@ def single_thread_blas() -> bool:
 single_thread_blas()
 
 
+def below(err: float) -> str:
+    """'< 1e-11' for err = 1.3e-12: the next power of ten above a round-off-sized error.
+
+    Round-off digits differ between CPUs and BLAS builds; the power of ten does not, so a notebook that
+    prints it stays identical under nbval on any machine.
+    """
+    err = float(err)
+    if err == 0.0:
+        return "= 0"
+    return f"< 1e{int(np.floor(np.log10(err))) + 1}"
+
+
 # ---------------------------------------------------------------- checking inputs
 
 

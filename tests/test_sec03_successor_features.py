@@ -242,3 +242,8 @@ def test_q_learning_curves_shapes(env, fam):
                                                       n_steps=40, eval_every=20)
     assert steps.tolist() == [0, 320, 640] and from_gpi.shape == from_zero.shape == (2, 3)
     assert from_gpi[:, 0].mean() > from_zero[:, 0].mean()
+
+
+def test_below_power_of_ten():
+    assert sf.below(1.3e-12) == "< 1e-11" and sf.below(3.3e-16) == "< 1e-15" and sf.below(0.0) == "= 0"
+    assert sf.below(0.5) == "< 1e0"
