@@ -1,0 +1,409 @@
+"""Successor features: psi^pi three ways (linear solve, Monte-Carlo, TD), Q = w^T psi, and GPI.
+
+Shapes: S states, A actions, d reward features. P [S, A, S], phi [S, A, d], a policy pi [S, A]
+(probabilities; an int array [S] of actions is accepted too), psi [S, A, d], a task w [d], Q [S, A].
+Every function here works on the exact arrays of any finite MDP (e.g. `lecture_utils.envs.gridworld`).
+"""
+
+from __future__ import annotations
+
+import ctypes
+import glob
+import os
+
+import numpy as np
+
+Z99 = 2.5758293035489004  # two-sided 99% normal quantile
+
+
+
+def single_thread_blas() -> bool:
+    """Make NumPy's OpenBLAS use one thread; returns whether it could.
+
+    The matrices here are small (<= 500 x 500): on 2 busy cores, OpenBLAS's thread pool makes a
+    100 x 100 solve ~50x slower than one thread does. Called once when this module is imported.
+    """
+    pattern = os.path.join(os.path.dirname(np.__file__), os.pardir, "numpy.libs", "*openblas*")
+    for path in glob.glob(pattern):
+        try:
+            lib = ctypes.CDLL(path)
+        except OSError:
+            continue
+        for name in ("scipy_openblas_set_num_threads64_", "scipy_openblas_set_num_threads", "openblas_set_num_threads"):
+            if hasattr(lib, name):
+                getattr(lib, name)(1)
+                return True
+    return False
+
+
+single_thread_blas()
+
+
+def below(err: float) -> str:
+    """'< 1e-11' for err = 1.3e-12: the next power of ten above a round-off-sized error.
+
+    Round-off digits differ between CPUs and BLAS builds; the power of ten does not, so a notebook that
+    prints it stays identical under nbval on any machine.
+    """
+    err = float(err)
+    if err == 0.0:
+        return "= 0"
+    return f"< 1e{int(np.floor(np.log10(err))) + 1}"
+
+
+# ---------------------------------------------------------------- checking inputs
+
+
+def _check_model(P, phi=None):
+    P = np.asarray(P, dtype=float)
+    if P.ndim != 3 or P.shape[0] != P.shape[2]:
+        raise ValueError(f"P must have shape [S, A, S], got {P.shape}")
+    if phi is not None:
+        phi = np.asarray(phi, dtype=float)
+        if phi.ndim != 3 or phi.shape[:2] != P.shape[:2]:
+            raise ValueError(f"phi must have shape [S, A, d] = [{P.shape[0]}, {P.shape[1]}, d], got {phi.shape}")
+    return P, phi
+
+
+def _check_gamma(gamma) -> float:
+    gamma = float(gamma)
+    if not 0.0 <= gamma < 1.0:
+        raise ValueError(f"gamma must be in [0, 1), got {gamma}")
+    return gamma
+
+
+def as_policy(pi, S: int, A: int) -> np.ndarray:
+    """A policy as probabilities [S, A]; accepts actions [S] (deterministic) or probabilities [S, A]."""
+    pi = np.asarray(pi)
+    if pi.shape == (S,) and np.issubdtype(pi.dtype, np.integer):
+        if pi.min() < 0 or pi.max() >= A:
+            raise ValueError(f"actions must be in 0..{A - 1}")
+        return np.eye(A)[pi]
+    pi = pi.astype(float)
+    if pi.shape != (S, A):
+        raise ValueError(f"pi must be actions [{S}] (ints) or probabilities [{S}, {A}], got shape {pi.shape}")
+    if np.any(pi < -1e-12) or not np.allclose(pi.sum(axis=1), 1.0):
+        raise ValueError("pi[s] must be a probability distribution over actions for every state s")
+    return pi
+
+
+def check_w(w, d: int, name: str = "w") -> np.ndarray:
+    w = np.asarray(w, dtype=float)
+    if w.shape != (d,):
+        raise ValueError(f"{name} must have shape ({d},) to match the {d} reward features, got {w.shape}")
+    return w
+
+
+# ---------------------------------------------------------------- the derivation
+
+
+def sa_transition(P, pi) -> np.ndarray:
+    """P^pi over state-action pairs: P^pi[(s, a), (s', a')] = P(s'|s, a) pi(a'|s'), shape [S*A, S*A]."""
+    P, _ = _check_model(P)
+    S, A, _ = P.shape
+    pi = as_policy(pi, S, A)
+    return (P[:, :, :, None] * pi[None, None, :, :]).reshape(S * A, S * A)
+
+
+def psi_linear_solve(P, phi, pi, gamma) -> np.ndarray:
+    """psi^pi = (I - gamma P^pi)^{-1} phi, shape [S, A, d]: the Bellman equation psi = phi + gamma P^pi psi."""
+    P, phi = _check_model(P, phi)
+    gamma = _check_gamma(gamma)
+    S, A, d = phi.shape
+    M = np.eye(S * A) - gamma * sa_transition(P, pi)
+    return np.linalg.solve(M, phi.reshape(S * A, d)).reshape(S, A, d)
+
+
+def q_from_psi(psi, w) -> np.ndarray:
+    """Q = w^T psi over the last axis: psi [..., d], w [d] -> Q [...]."""
+    psi = np.asarray(psi, dtype=float)
+    return psi @ check_w(w, psi.shape[-1])
+
+
+def policy_evaluation(P, r, pi, gamma, tol: float = 1e-13, max_iter: int = 100_000) -> np.ndarray:
+    """Q^pi by iterating the Bellman expectation equation Q = r + gamma E_{s'}[sum_a' pi(a'|s') Q(s', a')].
+
+    Direct evaluation of the reward r [S, A], without successor features; returns Q [S, A].
+    """
+    P, _ = _check_model(P)
+    gamma = _check_gamma(gamma)
+    S, A, _ = P.shape
+    pi = as_policy(pi, S, A)
+    r = np.asarray(r, dtype=float)
+    P2 = P.reshape(S * A, S)
+    Q = np.zeros((S, A))
+    for _ in range(max_iter):
+        Q_new = r + gamma * (P2 @ (pi * Q).sum(axis=1)).reshape(S, A)
+        if np.max(np.abs(Q_new - Q)) < tol:
+            return Q_new
+        Q = Q_new
+    return Q
+
+
+def value_iteration(P, r, gamma, tol: float = 1e-12, max_iter: int = 100_000) -> np.ndarray:
+    """Q* by iterating the Bellman optimality equation Q = r + gamma E_{s'}[max_a' Q(s', a')]; Q [S, A]."""
+    P, _ = _check_model(P)
+    gamma = _check_gamma(gamma)
+    r = np.asarray(r, dtype=float)
+    S, A, _ = P.shape
+    P2 = P.reshape(S * A, S)  # one matrix-vector product per sweep
+    Q = np.zeros((S, A))
+    for _ in range(max_iter):
+        Q_new = r + gamma * (P2 @ Q.max(axis=1)).reshape(S, A)
+        if np.max(np.abs(Q_new - Q)) < tol:
+            return Q_new
+        Q = Q_new
+    return Q
+
+
+def greedy(Q) -> np.ndarray:
+    """The greedy policy's actions [S] for Q [S, A] (ties: the first action)."""
+    return np.asarray(Q).argmax(axis=-1)
+
+
+def epsilon_greedy(Q, epsilon: float) -> np.ndarray:
+    """Probabilities [S, A]: greedy w.r.t. Q with probability 1 - epsilon, uniform otherwise."""
+    Q = np.asarray(Q)
+    A = Q.shape[-1]
+    return (1 - epsilon) * np.eye(A)[greedy(Q)] + epsilon / A
+
+
+def state_values(P, r, pi, gamma) -> np.ndarray:
+    """V^pi [S] by the S x S linear solve V = r_pi + gamma P_pi V."""
+    P, _ = _check_model(P)
+    S, A, _ = P.shape
+    pi = as_policy(pi, S, A)
+    r_pi = (pi * np.asarray(r, dtype=float)).sum(axis=1)
+    P_pi = np.einsum("sa,sat->st", pi, P)
+    return np.linalg.solve(np.eye(S) - _check_gamma(gamma) * P_pi, r_pi)
+
+
+def policy_return(env, pi, w, gamma) -> float:
+    """Expected discounted return of pi on task w from the env's start distribution (exact)."""
+    return float(env.start_dist @ state_values(env.P, env.reward(w), pi, gamma))
+
+
+# ---------------------------------------------------------------- sampling estimates of psi
+
+
+def _sample_actions(pi, states, rng):
+    cdf = np.cumsum(pi[states], axis=1)
+    u = rng.random((len(states), 1))
+    return np.minimum((u > cdf).sum(axis=1), pi.shape[1] - 1)
+
+
+def psi_monte_carlo(env, pi, gamma, s: int, a: int, n_episodes: int = 2000, horizon: int = 300, seed: int = 0):
+    """Monte-Carlo estimate of psi^pi(s, a): average of sum_t gamma^t phi_t over rollouts.
+
+    Returns (mean [d], half_width [d] of the 99% confidence interval, returns [n_episodes, d]).
+    Rollouts are truncated at `horizon` (the bias is at most gamma^horizon per unit of feature).
+    """
+    if env.terminal[s]:
+        raise ValueError(f"state {s} is an object cell (terminal): psi there is 0, start from a non-terminal state")
+    rng = np.random.default_rng(seed)
+    pi = as_policy(pi, env.n_states, env.n_actions)
+    gamma = _check_gamma(gamma)
+    states = np.full(n_episodes, s)
+    actions = np.full(n_episodes, a)
+    alive = np.ones(n_episodes, dtype=bool)
+    G = np.zeros((n_episodes, env.d))
+    for t in range(horizon):
+        idx = np.flatnonzero(alive)
+        if idx.size == 0:
+            break
+        s2, phi, term = env.sample_step(states[idx], actions[idx], rng)
+        G[idx] += gamma**t * phi
+        alive[idx[term]] = False
+        states[idx] = s2
+        actions[idx] = _sample_actions(pi, s2, rng)
+    mean = G.mean(axis=0)
+    half = Z99 * G.std(axis=0, ddof=1) / np.sqrt(n_episodes)
+    return mean, half, G
+
+
+def psi_td(env, pi, gamma, n_steps: int = 4000, n_walkers: int = 64, alpha0: float = 1.0,
+           decay: float = 0.7, eval_every: int = 100, psi_exact=None, seed: int = 0):
+    """TD(0) learning of psi^pi (SARSA-style): psi(s,a) += alpha [phi + gamma psi(s',a') - psi(s,a)].
+
+    `n_walkers` parallel episodes with exploring starts (uniform (s, a) among non-terminal states);
+    step size alpha = alpha0 / n(s, a)^decay. If `psi_exact` is given, also returns the RMS error
+    curve measured every `eval_every` steps: (psi [S, A, d], steps [K], rmse [K]).
+    """
+    rng = np.random.default_rng(seed)
+    S, A, d = env.n_states, env.n_actions, env.d
+    pi = as_policy(pi, S, A)
+    gamma = _check_gamma(gamma)
+    live = np.flatnonzero(~env.terminal)
+    psi = np.zeros((S, A, d))
+    visits = np.zeros((S, A))
+    s = rng.choice(live, n_walkers)
+    a = rng.integers(0, A, n_walkers)
+    steps, errors = [], []
+    for t in range(1, n_steps + 1):
+        s2, phi, term = env.sample_step(s, a, rng)
+        a2 = _sample_actions(pi, s2, rng)
+        target = phi + gamma * psi[s2, a2] * (~term)[:, None]
+        np.add.at(visits, (s, a), 1.0)
+        alpha = alpha0 / visits[s, a] ** decay
+        np.add.at(psi, (s, a), alpha[:, None] * (target - psi[s, a]))
+        # finished episodes restart from a random (s, a): exploring starts
+        n_new = int(term.sum())
+        s2[term] = rng.choice(live, n_new)
+        a2[term] = rng.integers(0, A, n_new)
+        s, a = s2, a2
+        if psi_exact is not None and (t % eval_every == 0 or t == n_steps):
+            steps.append(t * n_walkers)
+            errors.append(float(np.sqrt(np.mean((psi[live] - psi_exact[live]) ** 2))))
+    if psi_exact is None:
+        return psi
+    return psi, np.array(steps), np.array(errors)
+
+
+# ---------------------------------------------------------------- transfer: GPI
+
+
+def gpi_q(psis, w) -> np.ndarray:
+    """max_i w^T psi^{pi_i}(s, a) over a family psis [n, S, A, d] -> [S, A]."""
+    psis = np.asarray(psis, dtype=float)
+    if psis.ndim != 4:
+        raise ValueError(f"psis must have shape [n_policies, S, A, d], got {psis.shape}")
+    return q_from_psi(psis, w).max(axis=0)
+
+
+def gpi_policy(psis, w) -> np.ndarray:
+    """GPI: pi(s) = argmax_a max_i w^T psi^{pi_i}(s, a); actions [S]."""
+    return greedy(gpi_q(psis, w))
+
+
+def family(env, base_tasks, gamma):
+    """Optimal policies (actions [n, S]) of the base tasks [n, d] and their successor features [n, S, A, d]."""
+    base_tasks = np.atleast_2d(np.asarray(base_tasks, dtype=float))
+    policies = np.stack([greedy(value_iteration(env.P, env.reward(w), gamma)) for w in base_tasks])
+    psis = np.stack([psi_linear_solve(env.P, env.phi, p, gamma) for p in policies])
+    return policies, psis
+
+
+def random_tasks(n: int, d: int, seed: int = 0) -> np.ndarray:
+    """n new tasks w' with entries uniform in [-1, 1], shape [n, d]."""
+    return np.random.default_rng(seed).uniform(-1.0, 1.0, size=(n, d))
+
+
+def normalized(value, random_value, optimal_value):
+    """(R - R_random) / (R_optimal - R_random): 0 = random policy, 1 = optimal."""
+    return (np.asarray(value) - random_value) / (optimal_value - random_value)
+
+
+def compare_on_tasks(env, policies, psis, tasks, gamma) -> dict:
+    """Exact returns on each task w' [n, d] of: GPI, each family policy, the optimum, the uniform random policy.
+
+    Returns arrays: gpi [n], family [n, n_policies], optimal [n], random [n].
+    """
+    uniform = np.full((env.n_states, env.n_actions), 1.0 / env.n_actions)
+    out = {"gpi": [], "family": [], "optimal": [], "random": []}
+    for w in tasks:
+        r = env.reward(w)
+        pi_gpi = gpi_policy(psis, w)
+        out["gpi"].append(policy_return(env, pi_gpi, w, gamma))
+        out["family"].append([float(env.start_dist @ (psi @ w)[np.arange(env.n_states), p])
+                              for p, psi in zip(policies, psis)])
+        # policy iteration from the GPI policy: exact optimum in a few linear solves
+        out["optimal"].append(policy_return(env, policy_iteration(env.P, r, gamma, pi_gpi)[0], w, gamma))
+        out["random"].append(policy_return(env, uniform, w, gamma))
+    return {k: np.array(v) for k, v in out.items()}
+
+
+# ---------------------------------------------------------------- fine-tuning in the target task
+
+
+def policy_iteration(P, r, gamma, pi0, max_iter: int = 100, values: list | None = None):
+    """Policy iteration from actions pi0 [S]; returns (final actions [S], list of policies visited).
+
+    At most `max_iter` improvements (optimal once it stops changing). If `values` is a list, V^pi [S] of
+    every evaluated policy is appended to it.
+    """
+    P, _ = _check_model(P)
+    S, A, _ = P.shape
+    pi = np.asarray(pi0, dtype=int)
+    visited = [pi]
+    for _ in range(max_iter):
+        V = state_values(P, r, pi, gamma)
+        if values is not None:
+            values.append(V)
+        Q = r + gamma * P @ V
+        better = greedy(Q)
+        # keep the current action on ties so that the loop stops
+        keep = Q[np.arange(S), pi] >= Q[np.arange(S), better] - 1e-12
+        new = np.where(keep, pi, better)
+        if np.array_equal(new, pi):
+            break
+        pi = new
+        visited.append(pi)
+    return pi, visited
+
+
+def q_learning(env, w, gamma, Q0, n_steps: int = 3000, n_walkers: int = 16, alpha: float = 0.5,
+               epsilon: float = 0.2, eval_every: int = 100, seed: int = 0):
+    """Tabular Q-learning on task w from Q0 [S, A] with `n_walkers` parallel episodes.
+
+    Returns (Q [S, A], env_steps [K], returns [K]) with the exact return of the greedy policy every
+    `eval_every` steps (step 0 included).
+    """
+    rng = np.random.default_rng(seed)
+    w = check_w(w, env.d)
+    Q = np.array(Q0, dtype=float, copy=True)
+    live = np.flatnonzero(~env.terminal)
+    s = rng.choice(live, n_walkers)
+    steps, returns = [0], [policy_return(env, greedy(Q), w, gamma)]
+    for t in range(1, n_steps + 1):
+        explore = rng.random(n_walkers) < epsilon
+        a = np.where(explore, rng.integers(0, env.n_actions, n_walkers), greedy(Q[s]))
+        s2, phi, term = env.sample_step(s, a, rng)
+        target = phi @ w + gamma * Q[s2].max(axis=1) * (~term)
+        np.add.at(Q, (s, a), alpha * (target - Q[s, a]))
+        s2[term] = rng.choice(live, int(term.sum()))
+        s = s2
+        if t % eval_every == 0:
+            steps.append(t * n_walkers)
+            returns.append(policy_return(env, greedy(Q), w, gamma))
+    return Q, np.array(steps), np.array(returns)
+
+
+def finetune_curves(env, psis, tasks, gamma, n_iter: int = 10):
+    """Normalized return after k = 0..n_iter policy-iteration steps on each task, from GPI and from scratch.
+
+    Scratch starts from the policy that always takes action 0. Returns (from_gpi, from_scratch), each
+    [n_tasks, n_iter + 1]; a run that has converged keeps its final value.
+    """
+    uniform = np.full((env.n_states, env.n_actions), 1.0 / env.n_actions)
+    curves = {"gpi": [], "scratch": []}
+    for w in tasks:
+        r = env.reward(w)
+        starts = {"gpi": gpi_policy(psis, w), "scratch": np.zeros(env.n_states, dtype=int)}
+        rand = policy_return(env, uniform, w, gamma)
+        opt = policy_return(env, policy_iteration(env.P, r, gamma, starts["gpi"])[0], w, gamma)
+        for k, p0 in starts.items():
+            values: list = []
+            visited = policy_iteration(env.P, r, gamma, p0, max_iter=n_iter, values=values)[1]
+            rets = [float(env.start_dist @ V) for V in values]
+            if len(visited) > len(values):  # the last improvement was not evaluated yet
+                rets.append(policy_return(env, visited[-1], w, gamma))
+            rets += [rets[-1]] * (n_iter + 1 - len(rets))
+            curves[k].append(normalized(rets[: n_iter + 1], rand, opt))
+    return np.array(curves["gpi"]), np.array(curves["scratch"])
+
+
+def q_learning_curves(env, psis, tasks, gamma, n_steps: int = 1500, eval_every: int = 150, **kwargs):
+    """Normalized return of Q-learning on each task, started from GPI's Q = max_i w'^T psi_i and from zeros.
+
+    One run per task (seed = task index). Returns (env_steps [K], from_gpi [n_tasks, K], from_zero [n_tasks, K]).
+    """
+    uniform = np.full((env.n_states, env.n_actions), 1.0 / env.n_actions)
+    curves = {"gpi": [], "zero": []}
+    for i, w in enumerate(tasks):
+        q_gpi = gpi_q(psis, w)
+        opt = policy_return(env, policy_iteration(env.P, env.reward(w), gamma, greedy(q_gpi))[0], w, gamma)
+        rand = policy_return(env, uniform, w, gamma)
+        for name, Q0 in (("gpi", q_gpi), ("zero", np.zeros_like(q_gpi))):
+            _, steps, rets = q_learning(env, w, gamma, Q0, n_steps=n_steps, eval_every=eval_every, seed=i, **kwargs)
+            curves[name].append(normalized(rets, rand, opt))
+    return steps, np.array(curves["gpi"]), np.array(curves["zero"])
