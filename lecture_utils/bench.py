@@ -23,7 +23,9 @@ def notebooks(root: Path) -> list[Path]:
 
 def collect_results(sections: list[str] | None = None) -> list[dict]:
     import lecture_utils.results as pkg
+    from lecture_utils.notebook import setup
 
+    setup(seed=0)  # the same seeding and thread limits as the notebooks
     out: list[dict] = []
     for info in sorted(pkgutil.iter_modules(pkg.__path__), key=lambda m: m.name):
         if sections and not any(info.name.endswith(s) for s in sections):

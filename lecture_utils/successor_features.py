@@ -7,36 +7,9 @@ Every function here works on the exact arrays of any finite MDP (e.g. `lecture_u
 
 from __future__ import annotations
 
-import ctypes
-import glob
-import os
-
 import numpy as np
 
 Z99 = 2.5758293035489004  # two-sided 99% normal quantile
-
-
-
-def single_thread_blas() -> bool:
-    """Make NumPy's OpenBLAS use one thread; returns whether it could.
-
-    The matrices here are small (<= 500 x 500): on 2 busy cores, OpenBLAS's thread pool makes a
-    100 x 100 solve ~50x slower than one thread does. Called once when this module is imported.
-    """
-    pattern = os.path.join(os.path.dirname(np.__file__), os.pardir, "numpy.libs", "*openblas*")
-    for path in glob.glob(pattern):
-        try:
-            lib = ctypes.CDLL(path)
-        except OSError:
-            continue
-        for name in ("scipy_openblas_set_num_threads64_", "scipy_openblas_set_num_threads", "openblas_set_num_threads"):
-            if hasattr(lib, name):
-                getattr(lib, name)(1)
-                return True
-    return False
-
-
-single_thread_blas()
 
 
 def below(err: float) -> str:
