@@ -119,21 +119,25 @@ def target_return(theta, target_params=TARGET_PARAMS, n_episodes: int = N_EVAL, 
                                          np.repeat(target_params, n_episodes, axis=0), np.tile(x0, m))))
 
 
-def _simulators(rng_or_set, n: int, rng: np.random.Generator) -> np.ndarray:
+def _simulators(rng_or_set, n: int, rng: np.random.Generator, sampler) -> np.ndarray:
     """n simulator settings [n, 4]: sampled from a (low, high) range, or drawn from a fixed [M, 4] set."""
     if isinstance(rng_or_set, np.ndarray) and rng_or_set.ndim == 2:
         return rng_or_set[rng.integers(rng_or_set.shape[0], size=n)]
     low, high = rng_or_set
-    return sample_params(low, high, n, rng)
+    params = np.asarray(sampler(low, high, n, rng, LOG_SCALE), dtype=float)
+    if params.shape != (n, len(PARAM_NAMES)):
+        raise ValueError(f"the sampler returned shape {params.shape}, expected [{n}, {len(PARAM_NAMES)}]")
+    return params
 
 
 def train_es(ranges, seeds, generations: int = 40, pairs: int = 8, n_params: int = 16, sigma: float = 0.5,
-             lr: float = 0.4) -> np.ndarray:
+             lr: float = 0.4, sampler=sample_params) -> np.ndarray:
     """Evolution strategies (antithetic, centred ranks), R runs side by side in one batched cart.
 
-    ranges: list of R (low, high) pairs, or [M, 4] arrays of fixed settings to draw from; seeds: R ints. Each generation every run samples n_params
-    simulators from its range and scores 2 * pairs perturbed policies on all of them.
-    Returns theta: [R, 2], the trained policies (run r trained on ranges[r] with seeds[r]).
+    ranges: list of R (low, high) pairs, or [M, 4] arrays of fixed settings to draw from; seeds: R ints.
+    Each generation every run draws n_params simulators from its range (with `sampler`, which has the
+    signature of `sample_params`) and scores 2 * pairs perturbed policies on all of them.
+    Returns theta: [R, 3], the trained policies (run r trained on ranges[r] with seeds[r]).
     """
     r_runs = len(ranges)
     rngs = [np.random.default_rng(s) for s in seeds]
@@ -141,7 +145,7 @@ def train_es(ranges, seeds, generations: int = 40, pairs: int = 8, n_params: int
     ranks = np.linspace(-0.5, 0.5, 2 * pairs)
     for _ in range(generations):
         eps = np.stack([g.normal(size=(pairs, N_FEATURES)) for g in rngs])  # [R, N, D]
-        params = np.stack([_simulators(r, n_params, g) for r, g in zip(ranges, rngs)])  # [R, S, P]
+        params = np.stack([_simulators(r, n_params, g, sampler) for r, g in zip(ranges, rngs)])  # [R, S, P]
         x0 = np.stack([sample_starts(n_params, g) for g in rngs])  # [R, S]
         cand = theta[:, None] + sigma * np.concatenate([eps, -eps], axis=1)  # [R, 2N, D]
         shape = (r_runs, 2 * pairs, n_params)
