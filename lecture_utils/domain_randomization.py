@@ -1,9 +1,9 @@
 """Domain randomization (CAD2RL, "Key: Diversity") on the parameterised cart of `lecture_utils.envs.cart`.
 
-- `param_ranges(width)`: the simulator's parameter ranges; width 0 is the single source setting, width 1
+- `param_ranges(width, two_sided)`: the simulator's ranges; width 0 is the single source setting, width 1
   reaches the "real" carts in `TARGET_PARAMS`, larger widths go beyond.
 - `sample_params`: draw physics parameters uniformly (log-uniformly for scale parameters) in a range.
-- `episode_returns`: run linear policies u = clip(theta . (x, v)) on many carts at once.
+- `episode_returns`: run policies u = clip(theta . f(s)), f(s) = (x, v, v|v|), on many carts at once.
 - `train_es`: evolution strategies over the batched cart, many runs (widths x seeds) in one batch.
 - `target_return`: the 0-shot evaluation protocol; `finetune` + `shot_curve`: the k-shot protocol.
 """
@@ -85,11 +85,11 @@ def policy_action(theta, obs) -> np.ndarray:
 
 
 def episode_returns(theta, params, x0) -> np.ndarray:
-    """Undiscounted return of one episode per row: theta [B, 2], params [B, 4], x0 [B] -> returns [B]."""
+    """Undiscounted return of one episode per row: theta [B, 3], params [B, 4], x0 [B] -> returns [B]."""
     theta, params, x0 = np.asarray(theta, float), np.asarray(params, float), np.asarray(x0, float)
     b = x0.shape[0]
     if theta.shape != (b, N_FEATURES) or params.shape != (b, len(PARAM_NAMES)) or x0.ndim != 1:
-        raise ValueError(f"expected theta [B, 2], params [B, 4], x0 [B]; got {theta.shape}, {params.shape}, "
+        raise ValueError(f"expected theta [B, 3], params [B, 4], x0 [B]; got {theta.shape}, {params.shape}, "
                          f"{x0.shape}")
     x, v, hist, total = x0.copy(), np.zeros(b), np.zeros((b, MAX_DELAY)), np.zeros(b)
     for _ in range(HORIZON):
@@ -162,9 +162,9 @@ def train_es(ranges, seeds, generations: int = 40, pairs: int = 8, n_params: int
 def finetune(theta0, params, episodes: int, seed: int, step: float = 0.3, sigma: float = 0.3) -> np.ndarray:
     """Random search in the target, one episode per shot. B independent fine-tuning runs side by side.
 
-    theta0: [B, 2] starting policies; params: [B, 4] each run's target cart. Every two shots try
+    theta0: [B, 3] starting policies; params: [B, 4] each run's target cart. Every two shots try
     theta +- sigma * eps from the same start state and step towards the better one (ARS, one direction).
-    Returns thetas: [episodes + 1, B, 2]; thetas[k] is the policy after k target episodes.
+    Returns thetas: [episodes + 1, B, 3]; thetas[k] is the policy after k target episodes.
     """
     theta = np.array(theta0, dtype=float)
     params = np.asarray(params, float)

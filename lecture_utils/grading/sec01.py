@@ -90,9 +90,11 @@ def check_shot_curve(shot_curve) -> None:
         expect_close(got, want, "shot_curve", rtol=1e-6, atol=1e-6, case=f"{m} target settings, shots={shots}")
 
 
-def _random_targets(rng, m, wrong_side: bool) -> np.ndarray:
+def _random_targets(rng, m, wrong_side: bool, delay_heavy: bool = False) -> np.ndarray:
     """m target settings [m, 4] on the reality side of the source (one entry flipped if wrong_side)."""
     w = rng.uniform(0.05, 1.8, size=(m, 4))
+    if delay_heavy:  # the delay is what needs the widest range
+        w[:, :3] *= 0.3
     log_p = np.log(dr.SOURCE_PARAMS[:3]) + dr.REALITY_DIRECTION[:3] * w[:, :3] * np.log(dr.SPREAD[:3])
     p = np.concatenate([np.exp(log_p), np.minimum(dr.SPREAD[3] * w[:, 3:] * 0.6, 5.0)], axis=1)
     if wrong_side:
@@ -104,8 +106,9 @@ def _random_targets(rng, m, wrong_side: bool) -> np.ndarray:
 @check("1.4", "narrowest range covering the target", points=2)
 def check_coverage_width(coverage_width) -> None:
     rng = np.random.default_rng(404)
-    for m, wrong_side in ((1, False), (4, False), (3, True), (5, False), (2, True)):
-        p = _random_targets(rng, m, wrong_side)
+    for m, wrong_side, delay_heavy in ((1, False, False), (4, False, False), (3, True, False), (5, False, False),
+                                       (2, True, False), (3, False, True)):
+        p = _random_targets(rng, m, wrong_side, delay_heavy)
         for two_sided in (False, True):
             case = f"{m} target settings, two_sided={two_sided}"
             got = call(coverage_width, p.copy(), two_sided)
