@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 import lecture_utils.domain_randomization as dr
+from lecture_utils import system_id
 from lecture_utils.envs.cart import SOURCE_PARAMS
 
 WIDTHS = np.array([0.0, 0.25, 0.5, 0.75, 1.0, 1.5, 2.0])
@@ -23,6 +24,8 @@ def results() -> list[dict]:
     curves = dr.shot_curves(starts, dr.TARGET_PARAMS, SHOTS, seeds=[0, 1, 2]).mean(axis=1)
     # inf would not survive JSON: "never within 300 episodes" is reported as 301
     need = [min(dr.episodes_to_reach(SHOTS, c, 0.9 * limit), SHOTS[-1] + 1.0) for c in curves]
+    _, model_policies = system_id.one_shot_model_policy(sweep.one_sided[0, 0], dr.TARGET_PARAMS, seeds=[0, 1, 2])
+    one_shot_model = np.mean([dr.target_returns_each(p, dr.TARGET_PARAMS).mean() for p in model_policies])
     row = lambda name, value, ref, ref_name: {"section": "01", "name": name, "value": float(value),
                                               "reference": ref, "reference_name": ref_name}
     return [
@@ -36,6 +39,8 @@ def results() -> list[dict]:
         row("source return of the best randomized policy (cost of diversity)",
             np.mean([src_of(th) for th in sweep.one_sided[best]]),
             float(np.mean([src_of(th) for th in sweep.one_sided[0]])), "source-only policy on the source"),
+        row("1-shot target return, system identification (model)", one_shot_model,
+            limit, "target-trained policy (limit)"),
         row("target episodes to 90% of the limit, from scratch (301 = never)", need[0], ">100", "expected: most"),
         row("target episodes to 90% of the limit, from the source-only policy", need[1], "tens", "expected: some"),
         row("target episodes to 90% of the limit, from the randomized policy", need[2], 0.0, "expected: none"),
