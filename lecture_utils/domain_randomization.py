@@ -131,19 +131,21 @@ def _simulators(rng_or_set, n: int, rng: np.random.Generator, sampler) -> np.nda
 
 
 def train_es(ranges, seeds, generations: int = 40, pairs: int = 8, n_params: int = 16, sigma: float = 0.5,
-             lr: float = 0.4, sampler=sample_params) -> np.ndarray:
+             lr: float = 0.4, sampler=sample_params, progress=None) -> np.ndarray:
     """Evolution strategies (antithetic, centred ranks), R runs side by side in one batched cart.
 
     ranges: list of R (low, high) pairs, or [M, 4] arrays of fixed settings to draw from; seeds: R ints.
     Each generation every run draws n_params simulators from its range (with `sampler`, which has the
     signature of `sample_params`) and scores 2 * pairs perturbed policies on all of them.
     Returns theta: [R, 3], the trained policies (run r trained on ranges[r] with seeds[r]).
+    `progress`, e.g. `lecture_utils.progress`, wraps the loop over generations (a live bar in JupyterLab).
     """
     r_runs = len(ranges)
     rngs = [np.random.default_rng(s) for s in seeds]
     theta = np.zeros((r_runs, N_FEATURES))
     ranks = np.linspace(-0.5, 0.5, 2 * pairs)
-    for _ in range(generations):
+    loop = range(generations) if progress is None else progress(range(generations), desc="ES generations")
+    for _ in loop:
         eps = np.stack([g.normal(size=(pairs, N_FEATURES)) for g in rngs])  # [R, N, D]
         params = np.stack([_simulators(r, n_params, g, sampler) for r, g in zip(ranges, rngs)])  # [R, S, P]
         x0 = np.stack([sample_starts(n_params, g) for g in rngs])  # [R, S]
@@ -241,7 +243,7 @@ class Sweep:
     target_trained: np.ndarray
 
 
-def train_sweep(widths, n_seeds: int = 3, generations: int = 60) -> Sweep:
+def train_sweep(widths, n_seeds: int = 3, generations: int = 60, progress=None) -> Sweep:
     """Train every (family, width, seed) policy, and the target-trained limit, in one batched ES run."""
     widths = np.asarray(widths, dtype=float)
     runs, seeds = [], []
@@ -252,7 +254,7 @@ def train_sweep(widths, n_seeds: int = 3, generations: int = 60) -> Sweep:
                 seeds.append(1000 + 10 * i + s)  # the same seed for both families: width 0 is one policy
     runs += [TARGET_PARAMS] * n_seeds
     seeds += [5000 + s for s in range(n_seeds)]
-    theta = train_es(runs, seeds, generations=generations)
+    theta = train_es(runs, seeds, generations=generations, progress=progress)
     n_w = len(widths) * n_seeds
     shape = (len(widths), n_seeds, N_FEATURES)
     return Sweep(widths, theta[:n_w].reshape(shape), theta[n_w:2 * n_w].reshape(shape), theta[2 * n_w:])

@@ -134,3 +134,15 @@ def test_coverage_width_is_the_narrowest_covering_range():
     assert np.isinf(dr.coverage_width(lighter))
     np.testing.assert_allclose(dr.coverage_width(lighter, two_sided=True), np.log(2) / np.log(3))
     assert dr.coverage_width(SOURCE_PARAMS) == 0.0
+
+
+def test_es_progress_wrapper_sees_every_generation():
+    seen = []
+
+    def progress(it, desc=""):
+        for g in it:
+            seen.append(desc)
+            yield g
+
+    dr.train_es([dr.param_ranges(0.5)], seeds=[0], generations=3, progress=progress)
+    assert seen == ["ES generations"] * 3
