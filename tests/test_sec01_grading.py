@@ -190,3 +190,25 @@ def _forgets_delay(target_params, two_sided):
 @pytest.mark.parametrize("wrong", [_ignores_direction, _min_over_targets, _linear_ratio, _forgets_delay])
 def test_coverage_check_fails_on_wrong_answers(wrong):
     assert_fails("1.4", wrong)
+
+
+# ---- other correct answers pass too (the checks test behaviour, not one implementation)
+
+
+def _per_column_sampler(low, high, n, seed, log_scale):
+    rng = np.random.default_rng(seed)
+    cols = []
+    for lo, hi, lg in zip(low, high, log_scale):
+        cols.append(np.exp(rng.uniform(np.log(lo), np.log(hi), size=n)) if lg else rng.uniform(lo, hi, size=n))
+    return np.stack(cols, axis=1)
+
+
+def _loop_target_return(theta, target_params, n_episodes, seed):
+    x0 = sample_starts(n_episodes, np.random.default_rng(seed))
+    return float(np.mean([dr.episode_returns(np.tile(theta, (n_episodes, 1)), np.tile(p, (n_episodes, 1)), x0)
+                          for p in np.asarray(target_params)]))
+
+
+def test_other_correct_answers_pass():
+    assert_passes("1.1", _per_column_sampler)
+    assert_passes("1.2", _loop_target_return)

@@ -19,7 +19,7 @@ def _fraction_of_range(s, low, high, log):
 @check("1.1", "domain-randomization sampler", points=2)
 def check_sampler(sample_params) -> None:
     rng = np.random.default_rng(101)
-    for p, n in ((1, 5), (3, 2000), (4, 1), (6, 3000)):
+    for p, n in ((1, 5), (3, 4000), (4, 1), (6, 5000)):
         low = rng.uniform(0.1, 1.0, p)
         high = low * rng.uniform(20.0, 60.0, p)  # wide ranges: uniform and log-uniform differ a lot
         log = np.arange(p) % 2 == 0 if p > 1 else np.array([bool(rng.integers(2))])
