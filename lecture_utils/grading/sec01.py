@@ -87,7 +87,15 @@ def check_shot_curve(shot_curve) -> None:
         seed = int(rng.integers(100_000))
         got = call(shot_curve, theta0.copy(), params.copy(), list(shots), seed)
         want = dr.shot_curve(theta0, params, shots, seed)
-        expect_close(got, want, "shot_curve", rtol=1e-6, atol=1e-6, case=f"{m} target settings, shots={shots}")
+        case = f"{m} target settings, shots={shots}"
+        g = expect_shape(got, want.shape, f"shot_curve [{case}]")
+        if not np.isclose(g[0], want[0], rtol=1e-6, atol=1e-6):
+            raise CheckFailed(f"the 0-shot value is off by {abs(g[0] - want[0]):.3g} ({case}): with 0 shots the "
+                              "policy is theta0 itself, evaluated on each target setting")
+        if not np.allclose(g, want, rtol=1e-6, atol=1e-6):
+            raise CheckFailed(f"0 shots is right but the values after k > 0 shots are off (max abs error "
+                              f"{np.max(np.abs(g - want)):.3g}, {case}): use one batched dr.finetune call for all "
+                              "settings, take thetas[k], and evaluate thetas[k, m] on setting m only")
 
 
 def _random_targets(rng, m, wrong_side: bool, delay_heavy: bool = False) -> np.ndarray:
