@@ -1,0 +1,260 @@
+"""Domain randomization (CAD2RL, "Key: Diversity") on the parameterised cart of `lecture_utils.envs.cart`.
+
+- `param_ranges(width, two_sided)`: the simulator's ranges; width 0 is the single source setting, width 1
+  reaches the "real" carts in `TARGET_PARAMS`, larger widths go beyond.
+- `sample_params`: draw physics parameters uniformly (log-uniformly for scale parameters) in a range.
+- `episode_returns`: run policies u = clip(theta . f(s)), f(s) = (x, v, v|v|), on many carts at once.
+- `train_es`: evolution strategies over the batched cart, many runs (widths x seeds) in one batch.
+- `target_return`: the 0-shot evaluation protocol; `finetune` + `shot_curve`: the k-shot protocol.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from lecture_utils.envs.cart import HORIZON, MAX_DELAY, PARAM_NAMES, SOURCE_PARAMS, cart_step, sample_starts
+
+N_FEATURES = 3  # the policy's features: (x, v, v|v|)
+# How far each parameter moves at width 1: a factor SPREAD^width (log scale) or SPREAD * width steps (delay).
+SPREAD = np.array([3.0, 10.0, 3.0, 4.0])
+LOG_SCALE = np.array([True, True, True, False])  # mass, friction, gain vary by factors; delay by steps
+# Which way real hardware tends to differ from an idealised simulator: heavier, less friction, a weaker
+# motor, a delayed actuator. One-sided ranges grow only that way; two-sided ranges grow both ways.
+REALITY_DIRECTION = np.array([+1, -1, -1, +1])
+# The "real" carts (target domain): never trained on, outside every range narrower than width ~0.7.
+TARGET_PARAMS = np.array(
+    [
+        [2.2, 0.08, 0.50, 3.0],
+        [2.6, 0.10, 0.60, 2.5],
+        [1.8, 0.06, 0.45, 3.5],
+        [2.4, 0.12, 0.55, 2.0],
+        [2.0, 0.07, 0.40, 3.0],
+    ]
+)
+EVAL_SEED = 12345  # the fixed start states every policy is evaluated on
+N_EVAL = 32  # start states per target setting
+
+
+def param_ranges(width: float, two_sided: bool = False) -> tuple[np.ndarray, np.ndarray]:
+    """(low, high), each [4]: the simulator's parameter ranges at randomization `width` >= 0.
+
+    Width 0 is the source setting alone. One-sided ranges grow from the source towards
+    REALITY_DIRECTION; two-sided ranges grow both ways (delay cannot go below 0 either way).
+    """
+    if width < 0:
+        raise ValueError(f"width must be >= 0, got {width}")
+    up = np.where(LOG_SCALE, SOURCE_PARAMS * SPREAD**width, SOURCE_PARAMS + SPREAD * width)
+    down = np.where(LOG_SCALE, SOURCE_PARAMS / SPREAD**width, SOURCE_PARAMS - SPREAD * width)
+    if not two_sided:
+        up = np.where(REALITY_DIRECTION > 0, up, SOURCE_PARAMS)
+        down = np.where(REALITY_DIRECTION < 0, down, SOURCE_PARAMS)
+    up[3] = min(up[3], MAX_DELAY - 1.0)  # the actuator buffer holds at most MAX_DELAY - 1 steps of delay
+    return np.maximum(down, 0.0), up
+
+
+def sample_params(low, high, n: int, seed, log_scale=LOG_SCALE) -> np.ndarray:
+    """n parameter vectors, shape [n, P]: uniform in [low, high], or log-uniform where log_scale is True.
+
+    low, high, log_scale: [P]. `seed` is an int or a np.random.Generator (same seed -> same samples).
+    """
+    low, high = np.asarray(low, dtype=float), np.asarray(high, dtype=float)
+    log_scale = np.asarray(log_scale, dtype=bool)
+    if low.ndim != 1 or low.shape != high.shape or log_scale.shape != low.shape:
+        raise ValueError(f"low, high, log_scale must be 1-D of one length, got {low.shape}, {high.shape}, "
+                         f"{log_scale.shape}")
+    if np.any(low > high) or np.any(log_scale & (low <= 0)):
+        raise ValueError("need low <= high, and low > 0 where log_scale")
+    rng = np.random.default_rng(seed)
+    u = rng.uniform(size=(n, low.shape[0]))
+    safe_low, safe_high = np.where(log_scale, low, 1.0), np.where(log_scale, high, 1.0)
+    log_sample = safe_low * (safe_high / safe_low) ** u  # exp(log low + u (log high - log low))
+    return np.where(log_scale, log_sample, low + u * (high - low))
+
+
+def features(obs) -> np.ndarray:
+    """Policy features f(s) = (x, v, v|v|): [B, 2] -> [B, 3]. v|v| lets the policy brake earlier at speed."""
+    x, v = obs[..., 0], obs[..., 1]
+    return np.stack([x, v, v * np.abs(v)], axis=-1)
+
+
+def policy_action(theta, obs) -> np.ndarray:
+    """Policy u = clip(theta . f(obs), -1, 1). theta: [B, 3], obs: [B, 2] -> u: [B]."""
+    return np.clip(np.sum(theta * features(obs), axis=-1), -1.0, 1.0)
+
+
+def episode_returns(theta, params, x0) -> np.ndarray:
+    """Undiscounted return of one episode per row: theta [B, 3], params [B, 4], x0 [B] -> returns [B]."""
+    theta, params, x0 = np.asarray(theta, float), np.asarray(params, float), np.asarray(x0, float)
+    b = x0.shape[0]
+    if theta.shape != (b, N_FEATURES) or params.shape != (b, len(PARAM_NAMES)) or x0.ndim != 1:
+        raise ValueError(f"expected theta [B, 3], params [B, 4], x0 [B]; got {theta.shape}, {params.shape}, "
+                         f"{x0.shape}")
+    x, v, hist, total = x0.copy(), np.zeros(b), np.zeros((b, MAX_DELAY)), np.zeros(b)
+    for _ in range(HORIZON):
+        u = policy_action(theta, np.stack([x, v], axis=1))
+        x, v, hist, r = cart_step(x, v, hist, u, params)
+        total += r
+    return total
+
+
+def target_returns_each(theta, params, n_episodes: int = N_EVAL, seed: int = EVAL_SEED) -> np.ndarray:
+    """Mean return of policy theta[b] on cart params[b] over the fixed start states: [B, 3], [B, 4] -> [B]."""
+    theta, params = np.atleast_2d(np.asarray(theta, float)), np.atleast_2d(np.asarray(params, float))
+    b = params.shape[0]
+    theta = np.broadcast_to(theta, (b, N_FEATURES))
+    x0 = sample_starts(n_episodes, np.random.default_rng(seed))
+    ret = episode_returns(np.repeat(theta, n_episodes, axis=0), np.repeat(params, n_episodes, axis=0), np.tile(x0, b))
+    return ret.reshape(b, n_episodes).mean(axis=1)
+
+
+def target_return(theta, target_params=TARGET_PARAMS, n_episodes: int = N_EVAL, seed: int = EVAL_SEED) -> float:
+    """0-shot protocol: mean return of policy theta [3] over every target setting [M, 4] x the same
+    n_episodes start states (drawn once from `seed`), so every policy faces exactly the same test."""
+    theta, target_params = np.asarray(theta, float), np.atleast_2d(np.asarray(target_params, float))
+    m = target_params.shape[0]
+    x0 = sample_starts(n_episodes, np.random.default_rng(seed))
+    return float(np.mean(episode_returns(np.tile(theta, (m * n_episodes, 1)),
+                                         np.repeat(target_params, n_episodes, axis=0), np.tile(x0, m))))
+
+
+def _simulators(rng_or_set, n: int, rng: np.random.Generator, sampler) -> np.ndarray:
+    """n simulator settings [n, 4]: sampled from a (low, high) range, or drawn from a fixed [M, 4] set."""
+    if isinstance(rng_or_set, np.ndarray) and rng_or_set.ndim == 2:
+        return rng_or_set[rng.integers(rng_or_set.shape[0], size=n)]
+    low, high = rng_or_set
+    params = np.asarray(sampler(low, high, n, rng, LOG_SCALE), dtype=float)
+    if params.shape != (n, len(PARAM_NAMES)):
+        raise ValueError(f"the sampler returned shape {params.shape}, expected [{n}, {len(PARAM_NAMES)}]")
+    return params
+
+
+def train_es(ranges, seeds, generations: int = 40, pairs: int = 8, n_params: int = 16, sigma: float = 0.5,
+             lr: float = 0.4, sampler=sample_params, progress=None) -> np.ndarray:
+    """Evolution strategies (antithetic, centred ranks), R runs side by side in one batched cart.
+
+    ranges: list of R (low, high) pairs, or [M, 4] arrays of fixed settings to draw from; seeds: R ints.
+    Each generation every run draws n_params simulators from its range (with `sampler`, which has the
+    signature of `sample_params`) and scores 2 * pairs perturbed policies on all of them.
+    Returns theta: [R, 3], the trained policies (run r trained on ranges[r] with seeds[r]).
+    `progress`, e.g. `lecture_utils.progress`, wraps the loop over generations (a live bar in JupyterLab).
+    """
+    r_runs = len(ranges)
+    rngs = [np.random.default_rng(s) for s in seeds]
+    theta = np.zeros((r_runs, N_FEATURES))
+    ranks = np.linspace(-0.5, 0.5, 2 * pairs)
+    loop = range(generations) if progress is None else progress(range(generations), desc="ES generations")
+    for _ in loop:
+        eps = np.stack([g.normal(size=(pairs, N_FEATURES)) for g in rngs])  # [R, N, D]
+        params = np.stack([_simulators(r, n_params, g, sampler) for r, g in zip(ranges, rngs)])  # [R, S, P]
+        x0 = np.stack([sample_starts(n_params, g) for g in rngs])  # [R, S]
+        cand = theta[:, None] + sigma * np.concatenate([eps, -eps], axis=1)  # [R, 2N, D]
+        shape = (r_runs, 2 * pairs, n_params)
+        ret = episode_returns(np.broadcast_to(cand[:, :, None], shape + (N_FEATURES,)).reshape(-1, N_FEATURES),
+                              np.broadcast_to(params[:, None], shape + (4,)).reshape(-1, 4),
+                              np.broadcast_to(x0[:, None], shape).reshape(-1)).reshape(shape).mean(axis=2)
+        order = np.argsort(np.argsort(ret, axis=1), axis=1)
+        w = ranks[order]  # centred ranks: robust to the scale of returns
+        grad = np.einsum("rn,rnd->rd", w[:, :pairs] - w[:, pairs:], eps) / (pairs * sigma)
+        theta = theta + lr * grad
+    return theta
+
+
+def finetune(theta0, params, episodes: int, seed: int, step: float = 0.3, sigma: float = 0.3) -> np.ndarray:
+    """Random search in the target, one episode per shot. B independent fine-tuning runs side by side.
+
+    theta0: [B, 3] starting policies; params: [B, 4] each run's target cart. Every two shots try
+    theta +- sigma * eps from the same start state and step towards the better one (ARS, one direction).
+    Returns thetas: [episodes + 1, B, 3]; thetas[k] is the policy after k target episodes.
+    """
+    theta = np.array(theta0, dtype=float)
+    params = np.asarray(params, float)
+    b = theta.shape[0]
+    rng = np.random.default_rng(seed)
+    out = [theta.copy()]
+    for k in range(1, episodes + 1):
+        if k % 2 == 0:  # a pair of episodes is done: update
+            eps = rng.normal(size=(b, N_FEATURES))
+            x0 = sample_starts(b, rng)
+            plus = episode_returns(theta + sigma * eps, params, x0)
+            minus = episode_returns(theta - sigma * eps, params, x0)
+            theta = theta + step * np.sign(plus - minus)[:, None] * eps
+        out.append(theta.copy())
+    return np.stack(out)
+
+
+def shot_curve(theta0, target_params, shots, seed: int) -> np.ndarray:
+    """k-shot protocol: mean target return after k target episodes, for each k in shots -> [len(shots)].
+
+    Each target setting is fine-tuned on its own from theta0 (one batched `finetune` call), and the
+    policy after k episodes on setting m is evaluated on setting m, on the fixed test starts.
+    """
+    target_params = np.atleast_2d(np.asarray(target_params, float))
+    m = target_params.shape[0]
+    thetas = finetune(np.tile(np.asarray(theta0, float), (m, 1)), target_params, max(shots), seed)
+    return np.array([target_returns_each(thetas[k], target_params).mean() for k in shots])
+
+
+def shot_curves(theta0, target_params, shots, seeds) -> np.ndarray:
+    """shot_curve for B starting policies theta0 [B, 3] and several fine-tuning seeds, batched.
+
+    Returns [B, len(seeds), len(shots)]: mean over the target settings of the return after k shots.
+    """
+    theta0, target_params = np.atleast_2d(np.asarray(theta0, float)), np.atleast_2d(np.asarray(target_params, float))
+    b, m, n = theta0.shape[0], target_params.shape[0], len(seeds)
+    out = np.empty((b, n, len(shots)))
+    for j, seed in enumerate(seeds):
+        thetas = finetune(np.repeat(theta0, m, axis=0), np.tile(target_params, (b, 1)), max(shots), seed)
+        picked = thetas[list(shots)]  # [K, B * M, 3]
+        ret = target_returns_each(picked.reshape(-1, N_FEATURES), np.tile(target_params, (len(shots) * b, 1)))
+        out[:, j] = ret.reshape(len(shots), b, m).mean(axis=2).T
+    return out
+
+
+def episodes_to_reach(shots, curve, level: float) -> float:
+    """The first k in shots where curve (shape [len(shots)]) reaches `level`; inf if it never does."""
+    hit = np.nonzero(np.asarray(curve) >= level)[0]
+    return float(shots[hit[0]]) if hit.size else float("inf")
+
+
+def coverage_width(target_params, two_sided: bool = False) -> float:
+    """The smallest width w whose `param_ranges(w, two_sided)` contains every row of target_params [M, 4]
+    (inf if no width does: a target on the wrong side of the source in a one-sided range)."""
+    p = np.atleast_2d(np.asarray(target_params, float))
+    if p.shape[1] != 4 or np.any(p[:, :3] <= 0):
+        raise ValueError(f"target_params must be [M, 4] with positive mass, friction, gain; got shape {p.shape}")
+    safe = np.where(LOG_SCALE, p, 1.0) / np.where(LOG_SCALE, SOURCE_PARAMS, 1.0)  # no log(0) for the delay
+    step = np.where(LOG_SCALE, np.log(safe) / np.log(SPREAD), (p - SOURCE_PARAMS) / SPREAD)
+    need = np.abs(step)
+    if not two_sided:
+        need = np.where(step * REALITY_DIRECTION < 0, np.inf, need)
+    need[:, 3] = np.where(step[:, 3] < 0, np.inf, need[:, 3])  # delays below the source's never get covered
+    return float(need.max())
+
+
+@dataclass
+class Sweep:
+    """Policies trained by `train_sweep`: theta arrays of shape [W, S, 3] (widths x seeds) and [S, 3]."""
+
+    widths: np.ndarray
+    one_sided: np.ndarray
+    two_sided: np.ndarray
+    target_trained: np.ndarray
+
+
+def train_sweep(widths, n_seeds: int = 3, generations: int = 60, progress=None) -> Sweep:
+    """Train every (family, width, seed) policy, and the target-trained limit, in one batched ES run."""
+    widths = np.asarray(widths, dtype=float)
+    runs, seeds = [], []
+    for two_sided in (False, True):
+        for i, w in enumerate(widths):
+            for s in range(n_seeds):
+                runs.append(param_ranges(w, two_sided))
+                seeds.append(1000 + 10 * i + s)  # the same seed for both families: width 0 is one policy
+    runs += [TARGET_PARAMS] * n_seeds
+    seeds += [5000 + s for s in range(n_seeds)]
+    theta = train_es(runs, seeds, generations=generations, progress=progress)
+    n_w = len(widths) * n_seeds
+    shape = (len(widths), n_seeds, N_FEATURES)
+    return Sweep(widths, theta[:n_w].reshape(shape), theta[n_w:2 * n_w].reshape(shape), theta[2 * n_w:])
