@@ -1,0 +1,86 @@
+"""Fixtures for the browser suite: one course server and one Chromium per pytest(-xdist) worker.
+
+Screenshots of every notebook after running go to $BROWSER_SCREENSHOTS, or else to
+`browser-screenshots/` in the run's pytest base temp folder (printed at the end of the run).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import sys
+from pathlib import Path
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from labdriver import CHROMIUM, COURSE_ROOT, LabServer, open_browser  # noqa: E402
+
+ROOT = COURSE_ROOT
+
+
+def _run_tmp(config) -> Path:
+    """The run's base temp folder (shared by all xdist workers: theirs are subfolders of it)."""
+    base = config._tmp_path_factory.getbasetemp()
+    return base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base
+
+
+def _screenshot_dir(config) -> Path:
+    env = os.environ.get("BROWSER_SCREENSHOTS")
+    return Path(env) if env else _run_tmp(config) / "browser-screenshots"
+
+
+@pytest.fixture(scope="session")
+def screenshot_dir(request) -> Path:
+    d = _screenshot_dir(request.config)
+    d.mkdir(parents=True, exist_ok=True)
+    return d
+
+
+@pytest.fixture(scope="session")
+def chromium(tmp_path_factory):
+    """One headless Chromium per worker (a fresh profile); closed at the end, also after failures."""
+    if not CHROMIUM.exists():
+        pytest.skip(f"browser test: {CHROMIUM} missing (apt-get install -y chromium)")
+    with open_browser(tmp_path_factory.mktemp("chromium-profile")) as ctx:
+        yield ctx
+
+
+def _digest(paths) -> dict[str, str]:
+    return {str(p): hashlib.sha256(p.read_bytes()).hexdigest() for p in paths}
+
+
+@pytest.fixture(scope="session")
+def course_lab(tmp_path_factory):
+    """The repository's course, started with the README's command. JupyterLab must not write to the
+    committed notebooks (autosave is off): checked when the server stops."""
+    committed = sorted([*ROOT.glob("notebooks/*.ipynb"), *ROOT.glob("solutions/*.ipynb")])
+    before = _digest(committed)
+    server = LabServer(ROOT, tmp_path_factory.mktemp("course-lab")).start()
+    try:
+        yield server
+    finally:
+        server.stop()
+    changed = [p for p, h in _digest(committed).items() if before[p] != h]
+    assert not changed, f"JupyterLab modified committed notebooks: {changed}"
+
+
+@pytest.fixture
+def lab_page(chromium):
+    """A fresh tab; closed after the test."""
+    page = chromium.new_page()
+    page.set_default_timeout(30_000)
+    try:
+        yield page
+    finally:
+        page.close()
+
+
+def pytest_terminal_summary(terminalreporter, config):
+    if os.environ.get("PYTEST_XDIST_WORKER"):
+        return
+    d = _screenshot_dir(config)
+    shots = sorted(d.glob("*.png")) if d.is_dir() else []
+    if shots:
+        terminalreporter.write_line(f"browser screenshots ({len(shots)}): {d}")
