@@ -15,7 +15,7 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from labdriver import CHROMIUM, COURSE_ROOT, LabServer, open_browser  # noqa: E402
+from labdriver import CHROMIUM, COURSE_ROOT, INSTALL_HINT, LabServer, open_browser, playwright  # noqa: E402
 
 ROOT = COURSE_ROOT
 
@@ -39,11 +39,17 @@ def screenshot_dir(request) -> Path:
 
 
 @pytest.fixture(scope="session")
-def chromium(tmp_path_factory):
-    """One headless Chromium per worker (a fresh profile); closed at the end, also after failures."""
+def pw():
     if not CHROMIUM.exists():
-        pytest.skip(f"browser test: {CHROMIUM} missing (apt-get install -y chromium)")
-    with open_browser(tmp_path_factory.mktemp("chromium-profile")) as ctx:
+        pytest.skip(INSTALL_HINT)
+    with playwright() as p:
+        yield p
+
+
+@pytest.fixture(scope="session")
+def chromium(pw, tmp_path_factory):
+    """One headless Chromium per worker (a fresh profile); closed at the end, also after failures."""
+    with open_browser(pw, tmp_path_factory.mktemp("chromium-profile")) as ctx:
         yield ctx
 
 

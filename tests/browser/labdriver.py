@@ -192,20 +192,36 @@ class LabServer:
 
 
 @contextlib.contextmanager
-def open_browser(user_data_dir: Path):
-    """Chromium (Debian's, never a download) under Playwright; closed on exit, also after a failure."""
+def running_lab(course_root: Path, workdir: Path):
+    """A started LabServer, stopped on exit (also when the body fails)."""
+    server = LabServer(course_root, workdir).start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@contextlib.contextmanager
+def playwright():
+    """Playwright's driver (one per process: its sync API cannot be nested)."""
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as pw:
-        ctx = pw.chromium.launch_persistent_context(
-            str(user_data_dir), executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS,
-            viewport={"width": 1280, "height": 900}, device_scale_factor=1,
-        )
-        try:
-            yield ctx
-        finally:
-            with contextlib.suppress(Exception):
-                ctx.close()
+        yield pw
+
+
+@contextlib.contextmanager
+def open_browser(pw, user_data_dir: Path):
+    """Chromium (Debian's, never a download) with a fresh profile; closed on exit, also after a failure."""
+    ctx = pw.chromium.launch_persistent_context(
+        str(user_data_dir), executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS,
+        viewport={"width": 1280, "height": 900}, device_scale_factor=1,
+    )
+    try:
+        yield ctx
+    finally:
+        with contextlib.suppress(Exception):
+            ctx.close()
 
 
 # --------------------------------------------------------------------------------------------------
@@ -260,6 +276,8 @@ class NotebookRun:
     seconds: float
     snapshot: dict
     problems: list[str] = field(default_factory=list)
+    sliders_moved: int = 0
+    open_seconds: float = 0.0
 
 
 def snapshot(page) -> dict:
@@ -407,9 +425,9 @@ def find_problems(snap: dict, expected: list[dict] | None = None) -> list[str]:
                 problems.append(f"{where}: a figure shown as text, not an image: {o['text'][:80]!r}")
             if any(not img["ok"] for img in o["imgs"]):
                 problems.append(f"{where}: an image ({o['mime'] or 'in a widget'}) did not load")
-        for s in LOADING:
-            if s in cell["text"]:
-                problems.append(f"{where}: widget not live: {s!r}")
+        for line in cell["text"].splitlines():
+            if any(s in line for s in LOADING):
+                problems.append(f"{where}: widget not live: {line.strip()[:120]!r}")
         top_images = sum(1 for o in cell["outputs"] if o["mime"] == "image/png" and not o["inWidget"] and o["imgs"])
         if top_images < exp["images"]:
             problems.append(f"{where}: {top_images} figure(s) rendered as images, the committed notebook has "
@@ -474,7 +492,7 @@ def move_slider(page, idx: int) -> tuple[str, str]:
     return before, after
 
 
-def check_interactive(page, server: LabServer, rel_path: str, timeout: float = 30.0) -> tuple[int, list[str]]:
+def check_interactive(page, server: LabServer, rel_path: str, timeout: float = 20.0) -> tuple[int, list[str]]:
     """Move every slider in the notebook's outputs; each move must change some figure or text it drives
     (images in Output widgets, HTML/Label text). Returns (sliders moved, problems)."""
     n = sliders(page).count()
@@ -535,19 +553,28 @@ def fold_left_sidebar(page) -> None:
 # The whole check of one notebook, as the tests run it
 
 def check_course_notebook(page, server: LabServer, rel_path: str, screenshot: Path | None = None,
-                          expected: list[dict] | None = None, interact: bool = True) -> NotebookRun:
+                          expected: list[dict] | None = None, change_timeout: float = 20.0) -> NotebookRun:
     """Open `rel_path` in JupyterLab, run all cells, screenshot it, and fail (AssertionError) on anything a
     student should not see; then move every slider and fail when what it drives does not change."""
     workspace = "t" + secrets.token_hex(4)
+    t0 = time.monotonic()
     open_notebook(page, server, rel_path, workspace)
     fold_left_sidebar(page)
+    opened = time.monotonic() - t0
     run = run_all(page, server, rel_path)
+    run.open_seconds = opened
     if screenshot is not None:
         screenshot_notebook(page, screenshot)
     run.problems = find_problems(run.snapshot, expected)
     assert not run.problems, f"{rel_path} in JupyterLab:\n  " + "\n  ".join(run.problems)
-    if interact:
-        moved, problems = check_interactive(page, server, rel_path)
-        run.problems += problems
-        assert not problems, f"{rel_path} in JupyterLab, moving its sliders:\n  " + "\n  ".join(problems)
+    run.sliders_moved, problems = check_interactive(page, server, rel_path, change_timeout)
+    run.problems += problems
+    assert not problems, f"{rel_path} in JupyterLab, moving its sliders:\n  " + "\n  ".join(problems)
     return run
+
+
+def record_timing(folder: Path, run: NotebookRun) -> None:
+    """One line per notebook in <screenshots>/timings.tsv: open (kernel up), Run All, sliders moved."""
+    with open(folder / "timings.tsv", "a") as f:
+        f.write(f"{run.rel_path}\topen {run.open_seconds:.1f} s\trun all {run.seconds:.1f} s\t"
+                f"sliders {run.sliders_moved}\n")

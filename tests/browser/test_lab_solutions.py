@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from labdriver import CHROMIUM, COURSE_ROOT, INSTALL_HINT, check_course_notebook, stored_expectations
+from labdriver import CHROMIUM, COURSE_ROOT, INSTALL_HINT, check_course_notebook, record_timing, stored_expectations
 
 pytestmark = [pytest.mark.browser, pytest.mark.skipif(not CHROMIUM.exists(), reason=INSTALL_HINT)]
 
@@ -14,6 +14,7 @@ NOTEBOOKS = sorted(p.relative_to(COURSE_ROOT).as_posix() for p in COURSE_ROOT.gl
 def test_solution_in_jupyterlab(rel_path, course_lab, lab_page, screenshot_dir):
     shot = screenshot_dir / rel_path.replace("/", "__").replace(".ipynb", ".png")
     try:
-        check_course_notebook(lab_page, course_lab, rel_path, shot, stored_expectations(COURSE_ROOT / rel_path))
+        run = check_course_notebook(lab_page, course_lab, rel_path, shot, stored_expectations(COURSE_ROOT / rel_path))
+        record_timing(screenshot_dir, run)
     finally:
         course_lab.shutdown_kernels()
