@@ -15,7 +15,7 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from labdriver import CHROMIUM, COURSE_ROOT, INSTALL_HINT, LabServer, open_browser, playwright  # noqa: E402
+from labdriver import COURSE_ROOT, SKIP_REASON, LabServer, open_browser, playwright  # noqa: E402
 
 ROOT = COURSE_ROOT
 
@@ -40,8 +40,8 @@ def screenshot_dir(request) -> Path:
 
 @pytest.fixture(scope="session")
 def pw():
-    if not CHROMIUM.exists():
-        pytest.skip(INSTALL_HINT)
+    if SKIP_REASON:
+        pytest.skip(SKIP_REASON)
     with playwright() as p:
         yield p
 

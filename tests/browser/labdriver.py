@@ -28,6 +28,20 @@ import psutil
 COURSE_ROOT = Path(__file__).resolve().parents[2]
 CHROMIUM = Path(os.environ.get("COURSE_CHROMIUM", "/usr/bin/chromium"))
 INSTALL_HINT = f"Chromium not found at {CHROMIUM}; install it: apt-get update && apt-get install -y chromium"
+
+
+def skip_reason() -> str | None:
+    """Why the browser suite cannot run here (one line), or None."""
+    if not CHROMIUM.exists():
+        return INSTALL_HINT
+    try:
+        import playwright  # noqa: F401
+    except ImportError:
+        return 'Playwright for Python is missing; install the dev extra: pip install -e ".[dev]"'
+    return None
+
+
+SKIP_REASON = skip_reason()
 # Headless, no sandbox (CI runs as root), and no background networking: the test machine has no network.
 CHROMIUM_ARGS = [
     "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
@@ -70,8 +84,10 @@ class LabServer:
     (settings, workspaces, runtime files) goes to `workdir`, so nothing is written to ~/.jupyter.
     """
 
-    def __init__(self, course_root: Path, workdir: Path):
+    def __init__(self, course_root: Path, workdir: Path, settings: dict | None = None):
         self.root = Path(course_root)
+        self.settings = {k: {**v, **(settings or {}).get(k, {})} for k, v in LAB_SETTINGS.items()}
+        self.kernel_dialogs = 0  # how many kernel-selection dialogs were answered
         self.workdir = Path(workdir)
         self.token = secrets.token_hex(16)
         self.port = free_port()
@@ -89,7 +105,7 @@ class LabServer:
 
     def env(self) -> dict[str, str]:
         settings = self.workdir / "lab-settings"
-        for rel, values in LAB_SETTINGS.items():
+        for rel, values in self.settings.items():
             path = settings / rel
             path.parent.mkdir(parents=True, exist_ok=True)
             path.write_text(json.dumps(values, indent=1))
@@ -192,9 +208,9 @@ class LabServer:
 
 
 @contextlib.contextmanager
-def running_lab(course_root: Path, workdir: Path):
+def running_lab(course_root: Path, workdir: Path, settings: dict | None = None):
     """A started LabServer, stopped on exit (also when the body fails)."""
-    server = LabServer(course_root, workdir).start()
+    server = LabServer(course_root, workdir, settings).start()
     try:
         yield server
     finally:
@@ -289,11 +305,21 @@ def _menu(page, menu: str, item: str) -> None:
     page.locator(".lm-Menu-item:not(.lm-mod-hidden) .lm-Menu-itemLabel").get_by_text(item, exact=True).click()
 
 
-def _accept_kernel_dialog(page) -> None:
-    """The kernel-selection dialog (appears when a notebook's kernel is ambiguous): take the default."""
+def _accept_kernel_dialog(page, server: LabServer) -> None:
+    """The kernel-selection dialog (when a notebook's kernel is missing or ambiguous): take the kernel it
+    proposes. A dead kernel is a failure, not something to click away."""
     dlg = page.locator(".jp-Dialog")
-    if dlg.count() and "kernel" in dlg.first.inner_text().lower():
+    if not dlg.count():
+        return
+    text = dlg.first.inner_text()
+    if "died" in text or "Kernel Restarting" in text:
+        raise AssertionError(f"the kernel died: {' '.join(text.split())[:200]}")
+    if "Select Kernel" in text or "Select kernel" in text:
+        select = dlg.first.locator("select")
+        if select.count():  # the course's kernel, python3 (the dialog may propose "No Kernel")
+            select.first.select_option(value='{"name":"python3"}')
         dlg.first.locator(".jp-mod-accept").click()
+        server.kernel_dialogs += 1
 
 
 def _prompt_number(prompt: str) -> int | None:
@@ -305,7 +331,7 @@ def open_notebook(page, server: LabServer, rel_path: str, workspace: str, timeou
     page.goto(server.lab_url(rel_path, workspace))
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        _accept_kernel_dialog(page)
+        _accept_kernel_dialog(page, server)
         if page.locator(".jp-NotebookPanel:not(.lm-mod-hidden) .jp-Cell").count() and \
                 server.kernel_state(rel_path) == "idle":
             return
@@ -321,14 +347,17 @@ def run_all(page, server: LabServer, rel_path: str, timeout: float = 240.0) -> N
     _menu(page, "Run", "Run All Cells")
     stable, snap = 0, None
     while time.monotonic() - t0 < timeout:
-        _accept_kernel_dialog(page)
+        _accept_kernel_dialog(page, server)
         snap = snapshot(page)
         code = [c for c in snap["cells"] if c["code"] and not c["empty"]]
         nums = [_prompt_number(c["prompt"]) for c in code]
         busy = any("*" in c["prompt"] for c in code)
         done = all(n is not None for n in nums) and nums == sorted(nums) and (not nums or nums[-1] >= len(nums))
         raised = any(o["mime"] == STDERR for c in code for o in c["outputs"])
-        if not busy and (done or raised) and server.kernel_state(rel_path) == "idle":
+        state = server.kernel_state(rel_path)
+        if state == "dead":
+            raise AssertionError(f"{rel_path}: the kernel died during Run All")
+        if not busy and (done or raised) and state == "idle":
             stable += 1
             if stable >= 2:
                 break
@@ -364,15 +393,15 @@ def course_copy(src_root: Path, dest: Path) -> Path:
     return dest
 
 
-def write_notebook(path: Path, *sources: str) -> Path:
-    """A notebook of code cells (a leading '# md' line makes a markdown cell), kernel python3."""
+def write_notebook(path: Path, *sources: str, kernel: str = "python3", language: str = "python") -> Path:
+    """A notebook of code cells (a leading '# md' line makes a markdown cell) for kernel `kernel`."""
     import nbformat
 
     cells = [nbformat.v4.new_markdown_cell(s.removeprefix("# md\n")) if s.startswith("# md\n")
              else nbformat.v4.new_code_cell(s) for s in sources]
     nb = nbformat.v4.new_notebook(cells=cells, metadata={
-        "kernelspec": {"name": "python3", "display_name": "Python 3 (ipykernel)", "language": "python"},
-        "language_info": {"name": "python"},
+        "kernelspec": {"name": kernel, "display_name": kernel, "language": language},
+        "language_info": {"name": language},
     })
     nbformat.write(nb, path)
     return path

@@ -11,9 +11,8 @@ from __future__ import annotations
 import psutil
 import pytest
 from labdriver import (
-    CHROMIUM,
     COURSE_ROOT,
-    INSTALL_HINT,
+    SKIP_REASON,
     check_course_notebook,
     course_copy,
     open_browser,
@@ -23,7 +22,7 @@ from labdriver import (
     write_notebook,
 )
 
-pytestmark = [pytest.mark.browser, pytest.mark.skipif(not CHROMIUM.exists(), reason=INSTALL_HINT)]
+pytestmark = [pytest.mark.browser, pytest.mark.skipif(SKIP_REASON is not None, reason=SKIP_REASON or "")]
 
 SETUP = "import lecture_utils\n\nrng = lecture_utils.setup(seed=0)"
 
@@ -88,6 +87,8 @@ def temp_course(tmp_path_factory):
     root = course_copy(COURSE_ROOT, tmp_path_factory.mktemp("course-copy"))
     write_notebook(root / "notebooks" / "demo_sliders.ipynb", SETUP, SLIDER_DEMO, TEXT_ONLY_SLIDER, PROGRESS,
                    "import matplotlib.pyplot as plt\n\n" + FIGURE)
+    write_notebook(root / "notebooks" / "other_kernel.ipynb", "print(6 * 7)", kernel="no-such-kernel",
+                   language="no-such-language")
     for name, (cells, _) in BROKEN.items():
         write_notebook(root / "notebooks" / f"broken_{name}.ipynb", *cells)
     return root
@@ -95,7 +96,10 @@ def temp_course(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def temp_lab(temp_course, tmp_path_factory):
-    with running_lab(temp_course, tmp_path_factory.mktemp("temp-lab")) as server:
+    # JupyterLab's own default here (the course's server starts the default kernel without asking), so
+    # the notebook asking for a kernel that is not installed brings up the kernel-selection dialog.
+    no_autostart = {"@jupyterlab/notebook-extension/tracker.jupyterlab-settings": {"autoStartDefaultKernel": False}}
+    with running_lab(temp_course, tmp_path_factory.mktemp("temp-lab"), no_autostart) as server:
         yield server
 
 
@@ -108,6 +112,16 @@ def test_slider_demo_passes_and_its_sliders_drive_figure_and_text(temp_lab, lab_
     assert any(o["imgs"] for o in cells[1]["outputs"] if o["inWidget"]), "the demo's figure is an image"
     assert cells[3]["outputs"] and cells[3]["outputs"][0]["live"], "the progress bar is a live widget"
     temp_lab.shutdown_kernels()
+
+
+def test_kernel_selection_is_handled(temp_lab, lab_page):
+    """A notebook asking for a kernel (and language) that is not installed opens with the kernel-selection
+    dialog; the suite answers it with the course's kernel, python3, and runs the notebook."""
+    dialogs = temp_lab.kernel_dialogs
+    run = check_course_notebook(lab_page, temp_lab, "notebooks/other_kernel.ipynb")
+    temp_lab.shutdown_kernels()
+    assert temp_lab.kernel_dialogs == dialogs + 1
+    assert "42" in run.snapshot["cells"][0]["text"]
 
 
 @pytest.mark.parametrize("name", sorted(BROKEN))

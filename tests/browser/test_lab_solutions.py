@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import pytest
-from labdriver import CHROMIUM, COURSE_ROOT, INSTALL_HINT, check_course_notebook, record_timing, stored_expectations
+from labdriver import COURSE_ROOT, SKIP_REASON, check_course_notebook, record_timing, stored_expectations
 
-pytestmark = [pytest.mark.browser, pytest.mark.skipif(not CHROMIUM.exists(), reason=INSTALL_HINT)]
+pytestmark = [pytest.mark.browser, pytest.mark.skipif(SKIP_REASON is not None, reason=SKIP_REASON or "")]
 
 NOTEBOOKS = sorted(p.relative_to(COURSE_ROOT).as_posix() for p in COURSE_ROOT.glob("solutions/*.ipynb"))
 
