@@ -24,8 +24,6 @@ from labdriver import (
 
 pytestmark = [pytest.mark.browser, pytest.mark.skipif(SKIP_REASON is not None, reason=SKIP_REASON or "")]
 
-SETUP = "import lecture_utils\n\nrng = lecture_utils.setup(seed=0)"
-
 SLIDER_DEMO = '''\
 import ipywidgets as widgets
 import matplotlib.pyplot as plt
@@ -85,7 +83,8 @@ BROKEN = {
 @pytest.fixture(scope="module")
 def temp_course(tmp_path_factory):
     root = course_copy(COURSE_ROOT, tmp_path_factory.mktemp("course-copy"))
-    write_notebook(root / "notebooks" / "demo_sliders.ipynb", SETUP, SLIDER_DEMO, TEXT_ONLY_SLIDER, PROGRESS,
+    write_notebook(root / "notebooks" / "demo_sliders.ipynb", "import lecture_utils", SLIDER_DEMO, TEXT_ONLY_SLIDER,
+                   PROGRESS,
                    "import matplotlib.pyplot as plt\n\n" + FIGURE)
     write_notebook(root / "notebooks" / "other_kernel.ipynb", "print(6 * 7)", kernel="no-such-kernel",
                    language="no-such-language")
