@@ -573,6 +573,19 @@ def screenshot_notebook(page, path: Path, full: bool = True) -> Path:
     return path
 
 
+def screenshot_first_demo(page, path: Path) -> Path:
+    """The window scrolled to the first cell with a slider (after the sliders were moved)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    page.evaluate("""() => {
+      const panel = document.querySelector('.jp-NotebookPanel:not(.lm-mod-hidden)');
+      const cell = panel.querySelector('.widget-slider').closest('.jp-Cell');
+      const prev = cell.previousElementSibling;  // the markdown that introduces the demo, when there is one
+      (prev || cell).scrollIntoView({block: 'start'}); }""")
+    time.sleep(0.5)
+    page.screenshot(path=str(path))
+    return path
+
+
 def fold_left_sidebar(page) -> None:
     if page.locator("#jp-left-stack:not(.lm-mod-hidden)").count():
         page.keyboard.press("Control+b")  # application:toggle-left-area
@@ -584,7 +597,8 @@ def fold_left_sidebar(page) -> None:
 def check_course_notebook(page, server: LabServer, rel_path: str, screenshot: Path | None = None,
                           expected: list[dict] | None = None, change_timeout: float = 20.0) -> NotebookRun:
     """Open `rel_path` in JupyterLab, run all cells, screenshot it, and fail (AssertionError) on anything a
-    student should not see; then move every slider and fail when what it drives does not change."""
+    student should not see; then move every slider and fail when what it drives does not change
+    (and screenshot the first interactive demo after the move, as <screenshot>__after_sliders.png)."""
     workspace = "t" + secrets.token_hex(4)
     t0 = time.monotonic()
     open_notebook(page, server, rel_path, workspace)
@@ -598,6 +612,8 @@ def check_course_notebook(page, server: LabServer, rel_path: str, screenshot: Pa
     assert not run.problems, f"{rel_path} in JupyterLab:\n  " + "\n  ".join(run.problems)
     run.sliders_moved, problems = check_interactive(page, server, rel_path, change_timeout)
     run.problems += problems
+    if screenshot is not None and run.sliders_moved:
+        screenshot_first_demo(page, screenshot.with_name(f"{screenshot.stem}__after_sliders.png"))
     assert not problems, f"{rel_path} in JupyterLab, moving its sliders:\n  " + "\n  ".join(problems)
     return run
 
