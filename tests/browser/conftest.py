@@ -1,13 +1,13 @@
 """Fixtures for the browser suite: one course server and one Chromium per pytest(-xdist) worker.
 
 Screenshots of every notebook after running go to $BROWSER_SCREENSHOTS, or else to
-`browser-screenshots/` in the run's pytest base temp folder (printed at the end of the run).
+`browser-screenshots/` in the run's pytest base temp folder (printed at the end of the run, and in
+the message of a failing test).
 """
 
 from __future__ import annotations
 
 import hashlib
-import os
 import sys
 from pathlib import Path
 
@@ -15,25 +15,22 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from labdriver import COURSE_ROOT, SKIP_REASON, LabServer, open_browser, playwright  # noqa: E402
+from labdriver import (  # noqa: E402
+    COURSE_ROOT,
+    SKIP_REASON,
+    LabServer,
+    open_browser,
+    playwright,
+    screenshot_folder,
+    terminal_summary,
+)
 
 ROOT = COURSE_ROOT
 
 
-def _run_tmp(config) -> Path:
-    """The run's base temp folder (shared by all xdist workers: theirs are subfolders of it)."""
-    base = config._tmp_path_factory.getbasetemp()
-    return base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base
-
-
-def _screenshot_dir(config) -> Path:
-    env = os.environ.get("BROWSER_SCREENSHOTS")
-    return Path(env) if env else _run_tmp(config) / "browser-screenshots"
-
-
 @pytest.fixture(scope="session")
 def screenshot_dir(request) -> Path:
-    d = _screenshot_dir(request.config)
+    d = screenshot_folder(request.config)
     d.mkdir(parents=True, exist_ok=True)
     return d
 
@@ -84,9 +81,4 @@ def lab_page(chromium):
 
 
 def pytest_terminal_summary(terminalreporter, config):
-    if os.environ.get("PYTEST_XDIST_WORKER"):
-        return
-    d = _screenshot_dir(config)
-    shots = sorted(d.glob("*.png")) if d.is_dir() else []
-    if shots:
-        terminalreporter.write_line(f"browser screenshots ({len(shots)}): {d}")
+    terminal_summary(terminalreporter, config)

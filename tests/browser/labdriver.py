@@ -1,9 +1,10 @@
 """Drive the course in JupyterLab in headless Chromium, the way a student meets it.
 
 `LabServer` starts the course with the README's command (`python3 course.py lab --no-browser --port P`),
-`open_browser` launches Debian's Chromium through Playwright, and `run_notebook` / `check_notebook` /
-`check_interactive` open a notebook, run every cell and assert what a student would see: no error
-output, every figure an image, every widget live, and every slider driving its figure or text.
+`open_browser` launches Debian's Chromium through Playwright, and `check_course_notebook` opens a
+notebook, runs every cell and asserts what a student would see (`find_problems`: no error output, every
+figure an image, every widget live), then moves every slider (`check_interactive`: the figure or text it
+drives must change).
 """
 
 from __future__ import annotations
@@ -72,9 +73,20 @@ def free_port() -> int:
 
 
 def _course_installed() -> bool:
-    """True when this interpreter is course.py's venv with a current install stamp (no pip run needed)."""
+    """True when this interpreter is course.py's venv and its install stamp is current, so that
+    `course.py lab` starts at once (it would otherwise run pip first)."""
+    import importlib.util
+
     stamp = Path(sys.prefix) / ".course-installed"
-    return sys.prefix != sys.base_prefix and stamp.exists()
+    if sys.prefix == sys.base_prefix or not stamp.exists():
+        return False
+    spec = importlib.util.spec_from_file_location("_course_launcher", COURSE_ROOT / "course.py")
+    course = importlib.util.module_from_spec(spec)
+    try:
+        spec.loader.exec_module(course)
+        return stamp.read_text().strip() == course._fingerprint()
+    except Exception:
+        return False
 
 
 class LabServer:
@@ -113,7 +125,8 @@ class LabServer:
         config.mkdir(parents=True, exist_ok=True)
         # CI containers run as root, which JupyterLab refuses without allow_root (config, since
         # `lecture lab` cannot pass options yet; see the report).
-        server_config = {"ServerApp": {"allow_root": True}} if os.geteuid() == 0 else {}
+        # No port retries: a port taken between free_port() and the bind must fail, not move silently.
+        server_config = {"ServerApp": {"port_retries": 0, **({"allow_root": True} if os.geteuid() == 0 else {})}}
         (config / "jupyter_server_config.json").write_text(json.dumps(server_config))
         env = dict(os.environ)
         env.update(
@@ -128,22 +141,30 @@ class LabServer:
         env.pop("COURSE_NO_BROWSER", None)
         return env
 
-    def start(self, timeout: float = 120.0) -> LabServer:
+    def start(self, timeout: float = 120.0, attempts: int = 3) -> LabServer:
         self.workdir.mkdir(parents=True, exist_ok=True)
-        log = open(self.log_path, "w")
-        self.proc = subprocess.Popen(self.command(), cwd=self.root, env=self.env(), stdout=log,
-                                     stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True)
-        log.close()
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                raise RuntimeError(f"JupyterLab exited with {self.proc.returncode}:\n{self.log_tail()}")
-            with contextlib.suppress(OSError, ValueError):
-                self.api("GET", "/api/status")
-                return self
-            time.sleep(0.5)
-        self.stop()
-        raise RuntimeError(f"JupyterLab did not answer on {self.url} within {timeout:.0f} s:\n{self.log_tail()}")
+        for attempt in range(attempts):
+            log = open(self.log_path, "w")
+            self.proc = subprocess.Popen(self.command(), cwd=self.root, env=self.env(), stdout=log,
+                                         stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True)
+            log.close()
+            deadline = time.monotonic() + timeout
+            while time.monotonic() < deadline:
+                if self.proc.poll() is not None:
+                    break
+                with contextlib.suppress(OSError, ValueError):
+                    self.api("GET", "/api/status")
+                    return self
+                time.sleep(0.5)
+            else:
+                self.stop()
+                raise RuntimeError(f"JupyterLab did not answer on {self.url} in {timeout:.0f} s:\n{self.log_tail()}")
+            if "already in use" in self.log_tail() and attempt + 1 < attempts:
+                self.port = free_port()  # lost a race for the port: take another
+                self.url = f"http://127.0.0.1:{self.port}"
+                continue
+            raise RuntimeError(f"JupyterLab exited with {self.proc.returncode}:\n{self.log_tail()}")
+        raise AssertionError("unreachable")
 
     def log_tail(self, n: int = 40) -> str:
         with contextlib.suppress(OSError):
@@ -609,13 +630,36 @@ def check_course_notebook(page, server: LabServer, rel_path: str, screenshot: Pa
     if screenshot is not None:
         screenshot_notebook(page, screenshot)
     run.problems = find_problems(run.snapshot, expected)
-    assert not run.problems, f"{rel_path} in JupyterLab:\n  " + "\n  ".join(run.problems)
+    seen = f"\n  (screenshot: {screenshot})" if screenshot is not None else ""
+    assert not run.problems, f"{rel_path} in JupyterLab:\n  " + "\n  ".join(run.problems) + seen
     run.sliders_moved, problems = check_interactive(page, server, rel_path, change_timeout)
     run.problems += problems
     if screenshot is not None and run.sliders_moved:
         screenshot_first_demo(page, screenshot.with_name(f"{screenshot.stem}__after_sliders.png"))
-    assert not problems, f"{rel_path} in JupyterLab, moving its sliders:\n  " + "\n  ".join(problems)
+    assert not problems, f"{rel_path} in JupyterLab, moving its sliders:\n  " + "\n  ".join(problems) + seen
     return run
+
+
+def screenshot_folder(config) -> Path:
+    """$BROWSER_SCREENSHOTS, or `browser-screenshots/` in the run's pytest base temp folder (the same for
+    all xdist workers: theirs are subfolders of the controller's)."""
+    env = os.environ.get("BROWSER_SCREENSHOTS")
+    if env:
+        return Path(env).resolve()
+    base = config._tmp_path_factory.getbasetemp()
+    return (base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base) / "browser-screenshots"
+
+
+def terminal_summary(terminalreporter, config) -> None:
+    """One line at the end of the run: where the screenshots are. Under xdist the controller does not load
+    tests/browser/conftest.py, so tests/conftest.py calls this too (see the report)."""
+    if os.environ.get("PYTEST_XDIST_WORKER") or getattr(config, "_browser_summary_done", False):
+        return
+    config._browser_summary_done = True
+    folder = screenshot_folder(config)
+    shots = sorted(folder.glob("*.png")) if folder.is_dir() else []
+    if shots:
+        terminalreporter.write_line(f"browser screenshots ({len(shots)}): {folder}")
 
 
 def record_timing(folder: Path, run: NotebookRun) -> None:
