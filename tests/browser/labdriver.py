@@ -269,6 +269,8 @@ _SNAPSHOT_JS = r"""
 () => {
   const hash = (s) => { let h = 0; for (let i = 0; i < s.length; i++) { h = (h * 31 + s.charCodeAt(i)) | 0; }
                         return s.length + ':' + h; };
+  // long outputs (tracebacks): keep the start and the end, where the error line is
+  const clip = (t) => t.length <= 4000 ? t : t.slice(0, 2000) + '\n...\n' + t.slice(-2000);
   const panel = document.querySelector('.jp-NotebookPanel:not(.lm-mod-hidden)');
   if (!panel) return null;
   const dialogs = [...document.querySelectorAll('.jp-Dialog')].map(d => d.innerText);
@@ -276,7 +278,7 @@ _SNAPSHOT_JS = r"""
     const prompt = cell.querySelector('.jp-InputArea-prompt');
     const outputs = [...cell.querySelectorAll('.jp-OutputArea-output')].map(o => ({
       mime: o.getAttribute('data-mime-type') || '',
-      text: (o.innerText || '').slice(0, 3000),
+      text: clip(o.innerText || ''),
       inWidget: !!(o.parentElement && o.parentElement.closest('.jupyter-widgets, .widget-output')),
       imgs: [...o.querySelectorAll('img')].map(i => ({ok: i.complete && i.naturalWidth > 0, src: hash(i.src)})),
       live: o.querySelectorAll('.jupyter-widgets').length,
