@@ -1,0 +1,174 @@
+"""The browser suite catches what a student would see go wrong, and drives interactive demos.
+
+Notebooks are written into a temporary copy of the course (started with the README's command), never
+into the repository: a slider demo shaped like section 03's (a slider for w' driving a matplotlib figure in
+an Output widget and an HTML text) must pass, and each deliberately broken notebook must fail the same
+check the real notebooks go through (labdriver.check_course_notebook).
+"""
+
+from __future__ import annotations
+
+import contextlib
+
+import psutil
+import pytest
+from labdriver import (
+    COURSE_ROOT,
+    SKIP_REASON,
+    check_course_notebook,
+    course_copy,
+    open_browser,
+    open_notebook,
+    running_lab,
+    snapshot,
+    write_notebook,
+)
+
+pytestmark = [pytest.mark.browser, pytest.mark.skipif(SKIP_REASON is not None, reason=SKIP_REASON or "")]
+
+SLIDER_DEMO = '''\
+import ipywidgets as widgets
+import matplotlib.pyplot as plt
+import numpy as np
+from IPython.display import display
+
+w_prime = widgets.FloatSlider(value=0.5, min=-1.0, max=1.0, step=0.05, description="w'")
+figure = widgets.Output()
+summary = widgets.HTML()
+x = np.linspace(0.0, 1.0, 50)
+
+
+def redraw(change=None):
+    with figure:
+        figure.clear_output(wait=True)
+        fig, ax = plt.subplots(figsize=(4, 2.5))
+        ax.plot(x, w_prime.value * x)
+        ax.set(xlabel="x", ylabel="f(x)", title=f"w' = {w_prime.value:.2f}", ylim=(-1, 1))
+        plt.show()
+    summary.value = f"<b>f(1) = {w_prime.value:.2f}</b>"
+
+
+w_prime.observe(redraw, names="value")
+redraw()
+display(widgets.VBox([w_prime, figure, summary]))'''
+
+TEXT_ONLY_SLIDER = '''\
+steps = widgets.IntSlider(value=3, min=1, max=10, description="steps")
+label = widgets.Label()
+steps.observe(lambda change: setattr(label, "value", f"{2 ** steps.value} paths"), names="value")
+label.value = f"{2 ** steps.value} paths"
+display(widgets.HBox([steps, label]))'''
+
+PROGRESS = "for _ in lecture_utils.progress(range(50), desc='loop'):\n    pass"
+
+FIGURE = "fig, ax = plt.subplots(figsize=(3, 2))\nax.plot([0, 1], [1, 0])\nplt.show()"
+
+BROKEN = {
+    "raises": (["print('fine so far')", "raise ValueError('a cell that raises')", "print('never runs')"],
+               ["error output", "ValueError: a cell that raises", "code cell 3 ([ ]:): did not run"]),
+    "missing_widget_model": (
+        ["from IPython.display import display\n\n"
+         "display({'application/vnd.jupyter.widget-view+json': "
+         "{'model_id': '0' * 32, 'version_major': 2, 'version_minor': 0}}, raw=True)"],
+        ["widget not live", "model not found"]),
+    "slider_drives_nothing": (
+        ["import ipywidgets as widgets\nfrom IPython.display import display\n\n"
+         "display(widgets.VBox([widgets.FloatSlider(description='dead'), widgets.HTML('never changes')]))"],
+        ["slider 1 (dead)", "no figure or text changed"]),
+    "warning_on_stderr": (["import warnings\n\nwarnings.warn('a stray warning')"],
+                          ["stderr output", "UserWarning: a stray warning"]),
+    "figure_as_text": (["import matplotlib.pyplot as plt\n\nfig = plt.figure()\nplt.close(fig)\nfig"],
+                       ["a figure shown as text"]),
+}
+
+
+@pytest.fixture(scope="module")
+def temp_course(tmp_path_factory):
+    root = course_copy(COURSE_ROOT, tmp_path_factory.mktemp("course-copy"))
+    write_notebook(root / "notebooks" / "demo_sliders.ipynb", "import lecture_utils", SLIDER_DEMO, TEXT_ONLY_SLIDER,
+                   PROGRESS,
+                   "import matplotlib.pyplot as plt\n\n" + FIGURE)
+    write_notebook(root / "notebooks" / "other_kernel.ipynb", "print(6 * 7)", kernel="no-such-kernel",
+                   language="no-such-language")
+    for name, (cells, _) in BROKEN.items():
+        write_notebook(root / "notebooks" / f"broken_{name}.ipynb", *cells)
+    return root
+
+
+@pytest.fixture(scope="module")
+def temp_lab(temp_course, tmp_path_factory):
+    # JupyterLab's own default here (the course's server starts the default kernel without asking), so
+    # the notebook asking for a kernel that is not installed brings up the kernel-selection dialog.
+    no_autostart = {"@jupyterlab/notebook-extension/tracker.jupyterlab-settings": {"autoStartDefaultKernel": False}}
+    with running_lab(temp_course, tmp_path_factory.mktemp("temp-lab"), no_autostart) as server:
+        yield server
+
+
+def test_slider_demo_passes_and_its_sliders_drive_figure_and_text(temp_lab, lab_page, screenshot_dir):
+    run = check_course_notebook(lab_page, temp_lab, "notebooks/demo_sliders.ipynb",
+                                screenshot_dir / "selftest__demo_sliders.png")
+    assert run.problems == []
+    assert run.sliders_moved == 2
+    cells = [c for c in snapshot(lab_page)["cells"] if c["code"]]
+    assert any(o["imgs"] for o in cells[1]["outputs"] if o["inWidget"]), "the demo's figure is an image"
+    assert cells[3]["outputs"] and cells[3]["outputs"][0]["live"], "the progress bar is a live widget"
+    temp_lab.shutdown_kernels()
+
+
+def test_kernel_selection_is_handled(temp_lab, lab_page):
+    """A notebook asking for a kernel (and language) that is not installed opens with the kernel-selection
+    dialog; the suite answers it with the course's kernel, python3, and runs the notebook."""
+    dialogs = temp_lab.kernel_dialogs
+    run = check_course_notebook(lab_page, temp_lab, "notebooks/other_kernel.ipynb")
+    temp_lab.shutdown_kernels()
+    assert temp_lab.kernel_dialogs == dialogs + 1
+    assert "42" in run.snapshot["cells"][0]["text"]
+
+
+@pytest.mark.parametrize("name", sorted(BROKEN))
+def test_broken_notebook_fails(name, temp_lab, lab_page):
+    with pytest.raises(AssertionError) as err:
+        check_course_notebook(lab_page, temp_lab, f"notebooks/broken_{name}.ipynb", change_timeout=5)
+    temp_lab.shutdown_kernels()
+    message = str(err.value)
+    for expected in BROKEN[name][1]:
+        assert expected in message, message
+
+
+def _browser_processes(profile) -> list[psutil.Process]:
+    """The Chromium started with this profile and every process under it (zygotes, renderers, ...)."""
+    found = []
+    for p in psutil.process_iter(["cmdline"]):
+        if any(f"--user-data-dir={profile}" == arg for arg in p.info["cmdline"] or []):
+            with contextlib.suppress(psutil.Error):
+                found += [p, *p.children(recursive=True)]
+    return found
+
+
+def _still_running(procs: list[psutil.Process]) -> list[str]:
+    _, alive = psutil.wait_procs(procs, timeout=15)
+    running = []
+    for p in alive:
+        with contextlib.suppress(psutil.Error):
+            if p.is_running() and p.status() != psutil.STATUS_ZOMBIE:
+                running.append(f"{p.pid} {p.name()}")
+    return running
+
+
+def test_server_kernel_and_browser_stop_when_a_test_fails(pw, tmp_path):
+    """No processes left behind: a failure inside the server and browser contexts still stops both."""
+    root = course_copy(COURSE_ROOT, tmp_path / "course")
+    write_notebook(root / "notebooks" / "x.ipynb", "x = 1")
+    profile = tmp_path / "profile"
+    started: list[psutil.Process] = []
+    with pytest.raises(AssertionError, match="deliberate"):
+        with running_lab(root, tmp_path / "lab") as server, open_browser(pw, profile) as ctx:
+            open_notebook(ctx.new_page(), server, "notebooks/x.ipynb", "w")
+            lab, browser = server.alive_processes(), _browser_processes(profile)
+            started = lab + browser
+            assert server.kernel_state("notebooks/x.ipynb") == "idle"
+            # course.py, JupyterLab (python -m lecture_utils execs into it), the kernel; Chromium and its children
+            assert len(lab) >= 3 and len(browser) >= 2, (lab, browser)
+            raise AssertionError("deliberate failure with the server, a kernel and the browser running")
+    assert started
+    assert not _still_running(started)
