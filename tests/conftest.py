@@ -41,3 +41,12 @@ def _single_threaded_blas():
 
     with threadpool_limits(limits=1):
         yield
+
+
+def pytest_terminal_summary(terminalreporter, config):
+    """Under xdist only this conftest reaches the controller: print where the browser screenshots went."""
+    try:
+        from tests.browser.labdriver import terminal_summary
+    except ImportError:
+        return
+    terminal_summary(terminalreporter, config)
