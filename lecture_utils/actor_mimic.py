@@ -38,19 +38,20 @@ def make_student(n_tasks: int, hidden: int = 32) -> PolicyNet:
     return PolicyNet(members=1, hidden=hidden, head_members=n_tasks)
 
 
-def distill(student: PolicyNet, experts: PolicyNet, task_angles, iters: int = 60, n_envs: int = 128,
-            lr: float = 1e-2, tau: float = 1.0, beta: float = 0.0) -> np.ndarray:
+def distill(student: PolicyNet, experts: nn.Module, task_angles, iters: int = 60, n_envs: int = 128,
+            lr: float = 1e-2, tau: float = 1.0, beta: float = 0.0, loss_fn=None) -> np.ndarray:
     """Train `student` (K heads) to mimic `experts` (K members), on states the student itself visits.
 
     task_angles: K running directions (radians), expert k is the expert of task k.
-    beta > 0 adds the feature-regression loss with learned per-task maps f_i.
+    beta > 0 adds the feature-regression loss with learned per-task maps f_i (experts need `.features`, `.head`).
+    loss_fn: optional replacement for `policy_regression_loss` (same signature).
     Returns the loss per iteration [iters].
     """
     K = experts.members
     if student.members != K or len(task_angles) != K:
         raise ValueError(f"need as many student heads, experts and tasks, got {student.members}, {K}, "
                          f"{len(task_angles)}")
-    maps = EnsembleLinear(student.hidden, experts.hidden, K)
+    maps = EnsembleLinear(student.hidden, experts.hidden, K) if beta > 0 else None
     params = list(student.parameters()) + (list(maps.parameters()) if beta > 0 else [])
     opt = torch.optim.Adam(params, lr=lr)
     losses = np.zeros(iters)
@@ -60,9 +61,9 @@ def distill(student: PolicyNet, experts: PolicyNet, task_angles, iters: int = 60
         o = obs.permute(1, 0, 2, 3).reshape(K, T * N, D)
         h_student = student.features(o).expand(K, -1, -1)
         with torch.no_grad():
-            h_expert = experts.features(o)
-            expert_logits = experts.head(h_expert)
-        loss = policy_regression_loss(student.head(h_student), expert_logits, tau)
+            h_expert = experts.features(o) if beta > 0 else None
+            expert_logits = experts.head(h_expert) if beta > 0 else experts(o)
+        loss = (loss_fn or policy_regression_loss)(student.head(h_student), expert_logits, tau)
         if beta > 0:
             loss = loss + beta * ((maps(h_student) - h_expert) ** 2).sum(-1).mean()
         opt.zero_grad()

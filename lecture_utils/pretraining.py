@@ -1,6 +1,6 @@
 """Pretraining and fine-tuning with an entropy-regularised policy gradient on the PlanarRunner (section 02).
 
-Policies are small MLPs split into `features` (the representation) and `head` (logits over the 16 actions: 8 turns x 2 feet).
+Policies are small MLPs split into `features` (the representation) and `head` (logits over the 16 actions).
 Every layer is an *ensemble* layer: `members` independent copies of the weights, shape [M, in, out],
 so M runs (seeds, directions) train in one batched pass. Adam is element-wise, so the members train
 exactly as M separate runs would. A layer with M = 1 broadcasts over any number of members (a shared
@@ -8,7 +8,7 @@ trunk, as in the Actor-Mimic student).
 
 The loss (one member, batch of N rollouts of length T):
 
-    L(theta) = -1/(TN) sum_{t,i} log pi_theta(a_t^i | s_t^i) (G_t^i - b_t)  -  alpha 1/(TN) sum_{t,i} H(pi_theta(.|s_t^i))
+    L(theta) = -1/(TN) sum_{t,i} log pi_theta(a_t^i | s_t^i) (G_t^i - b_t) - alpha/(TN) sum_{t,i} H(pi_theta(.|s_t^i))
 
 with G_t the discounted reward-to-go and b_t its mean over the batch (all runners start in the same state).
 """
@@ -66,6 +66,25 @@ class PolicyNet(nn.Module):
 
     def forward(self, obs: torch.Tensor) -> torch.Tensor:
         return self.head(self.features(obs))
+
+
+class MLPPolicy(nn.Module):
+    """A plain (single-member) policy network: obs [N, obs_dim] -> logits [N, n_actions]; `features` then `head`."""
+
+    def __init__(self, obs_dim: int = pr.OBS_DIM, n_actions: int = pr.N_ACTIONS, hidden: int = 32):
+        super().__init__()
+        self.hidden = hidden
+        self.features = nn.Sequential(nn.Linear(obs_dim, hidden), nn.Tanh(), nn.Linear(hidden, hidden), nn.Tanh())
+        self.head = nn.Linear(hidden, n_actions)
+
+    members = 1  # so rollout() and train_pg() treat it as a one-member ensemble
+
+    def forward(self, obs: torch.Tensor) -> torch.Tensor:
+        return self.head(self.features(obs))
+
+
+def _members(policy: nn.Module) -> int:
+    return getattr(policy, "members", 1)
 
 
 def replicate(module: nn.Module, members: int) -> nn.Module:
@@ -131,18 +150,23 @@ def entropy(logits: torch.Tensor) -> torch.Tensor:
 
 
 def pg_loss(logits: torch.Tensor, actions: torch.Tensor, rewards: torch.Tensor, gamma: float,
-            alpha: float, soft: bool = False) -> torch.Tensor:
-    """Entropy-regularised policy-gradient loss, summed over members (module docstring).
+            alpha: float | torch.Tensor, soft: bool = False) -> torch.Tensor:
+    """Entropy-regularised policy-gradient loss L(theta), summed over members (module docstring).
 
-    logits [T, M, N, A], actions [T, M, N] (int), rewards [T, M, N] -> scalar.
+    logits [T, M, N, A], actions [T, M, N] (int), rewards [T, M, N]; alpha a float or one per member [M].
+    soft=True adds alpha * H(pi(.|s_t)) to every reward first (maximum-entropy RL's soft return).
     """
-    alpha = torch.as_tensor(alpha, dtype=logits.dtype)  # one alpha, or one per member [M]
+    if logits.ndim != 4 or actions.shape != logits.shape[:3] or rewards.shape != logits.shape[:3]:
+        raise ValueError(f"expected logits [T, M, N, A] with actions and rewards [T, M, N], got "
+                         f"{tuple(logits.shape)}, {tuple(actions.shape)}, {tuple(rewards.shape)}")
+    alpha = torch.as_tensor(alpha, dtype=logits.dtype).reshape(-1)  # [1] or [M]
+    H = entropy(logits)  # [T, M, N]
     if soft:
-        rewards = rewards + alpha[..., None] * entropy(logits).detach() if alpha.ndim else rewards + alpha * entropy(logits).detach()
+        rewards = rewards + alpha[:, None] * H.detach()
     G = reward_to_go(rewards, gamma)
     adv = G - G.mean(dim=2, keepdim=True)  # b_t: the batch mean of G_t (per member)
     logp = torch.log_softmax(logits, dim=-1).gather(-1, actions[..., None])[..., 0]
-    per_member = -(logp * adv).mean(dim=(0, 2)) - alpha * entropy(logits).mean(dim=(0, 2))
+    per_member = -(logp * adv).mean(dim=(0, 2)) - alpha * H.mean(dim=(0, 2))
     return per_member.sum()
 
 
@@ -168,7 +192,7 @@ def rollout(policy: nn.Module, n_envs: int, d=None, members: int | None = None, 
     d: None (speed reward), an angle (radians) or one angle per member.
     Returns obs [T, M, N, 5], actions [T, M, N], rewards [T, M, N], states [T+1, M, N, 6].
     """
-    M = members or policy.members
+    M = members or _members(policy)
     dirs = _task_directions(d, M)
     env = pr.BatchedPlanarRunner(M * n_envs, None if dirs is None else dirs.repeat_interleave(n_envs, 0))
     obs, _ = env.reset()
@@ -188,11 +212,19 @@ def rollout(policy: nn.Module, n_envs: int, d=None, members: int | None = None, 
 
 
 def train_pg(policy: nn.Module, iters: int, d=None, alpha: float = 0.0, n_envs: int = 256, lr: float = 1e-2,
-             gamma: float = 0.99, progress_desc: str | None = None, soft: bool = False) -> np.ndarray:
-    """Train `policy` in place with the entropy-regularised PG; returns mean episode return [iters, M]."""
+             gamma: float = 0.99, progress_desc: str | None = None, soft: bool = False,
+             loss_fn=None) -> np.ndarray:
+    """Train `policy` in place with the entropy-regularised PG; returns mean episode return [iters, M].
+
+    loss_fn: optional replacement for `pg_loss` with the homework's signature
+    (logits [T, N, A], actions [T, N], rewards [T, N], gamma, alpha) -> scalar; one member only.
+    """
+    M = _members(policy)
+    if loss_fn is not None and M != 1:
+        raise ValueError(f"a custom loss_fn trains one member at a time, the policy has {M}")
     params = [p for p in policy.parameters() if p.requires_grad]
     opt = torch.optim.Adam(params, lr=lr)
-    curve = np.zeros((iters, policy.members))
+    curve = np.zeros((iters, M))
     steps = range(iters)
     if progress_desc:
         from lecture_utils import progress
@@ -202,7 +234,11 @@ def train_pg(policy: nn.Module, iters: int, d=None, alpha: float = 0.0, n_envs: 
         obs, actions, rewards, _ = rollout(policy, n_envs, d)
         T, M, N, _ = obs.shape
         logits = policy(obs.permute(1, 0, 2, 3).reshape(M, T * N, -1)).reshape(M, T, N, -1).transpose(0, 1)
-        loss = pg_loss(logits, actions, rewards, gamma, alpha, soft)
+        if loss_fn is None:
+            loss = pg_loss(logits, actions, rewards, gamma, alpha, soft)
+        else:
+            r = rewards + alpha * entropy(logits).detach() if soft else rewards  # the soft reward
+            loss = loss_fn(logits[:, 0], actions[:, 0], r[:, 0], gamma, alpha)
         opt.zero_grad()
         loss.backward()
         opt.step()
@@ -236,9 +272,10 @@ class OraclePolicy(nn.Module):
     Not learned: it reads the heading off the compass in the observation. Use with greedy=True.
     """
 
-    def __init__(self, angles):
+    def __init__(self, angles, scale: float = 1.0):
         super().__init__()
         self.register_buffer("angles", torch.as_tensor(angles, dtype=torch.float32).reshape(-1))
+        self.scale = scale  # logits are scale * (-angle error - 10 * stumble): larger = closer to greedy
 
     @property
     def members(self) -> int:
@@ -250,7 +287,7 @@ class OraclePolicy(nn.Module):
         turn_score = -torch.abs(torch.remainder(err + math.pi, 2 * math.pi) - math.pi)  # [M, N, 8]
         foot = torch.tensor([-1.0, 1.0]).repeat_interleave(pr.N_TURNS)  # foot of each action [16]
         stumble = (foot == obs[..., 4:5]).float()  # same foot as last push
-        return turn_score.repeat(1, 1, 2) - 10 * stumble  # [M, N, 16]
+        return self.scale * (turn_score.repeat(1, 1, 2) - 10 * stumble)  # [M, N, 16]
 
 
 def oracle_return(d_angle: float, n_envs: int = 4096) -> float:
