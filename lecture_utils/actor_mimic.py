@@ -73,10 +73,21 @@ def distill(student: PolicyNet, experts: nn.Module, task_angles, iters: int = 60
     return losses
 
 
-def student_features_policy(student: PolicyNet, members: int) -> nn.Module:
-    """A new single-task policy (`members` copies) starting from the student's trunk with a new zero head."""
+def student_features_policy(student: PolicyNet, members: int, head: str = "mean") -> PolicyNet:
+    """A new single-task policy (`members` copies) starting from the student's trunk (all of it trainable).
+
+    head="mean": the new head is the average of the student's task heads: it keeps what every task shares
+    (the gait) and no task's direction. head="zero": a zero head (uniform policy at the start).
+    """
     from lecture_utils.pretraining import new_head_policy
 
+    if head not in ("mean", "zero"):
+        raise ValueError(f"head must be 'mean' or 'zero', got {head!r}")
     trunk_only = PolicyNet(members=1, hidden=student.hidden)
     trunk_only.features.load_state_dict(student.features.state_dict())
-    return new_head_policy(trunk_only, freeze=False, members=members)
+    net = new_head_policy(trunk_only, freeze=False, members=members)
+    if head == "mean":
+        with torch.no_grad():
+            net.head.weight.copy_(student.head.weight.mean(0, keepdim=True).expand_as(net.head.weight))
+            net.head.bias.copy_(student.head.bias.mean(0, keepdim=True).expand_as(net.head.bias))
+    return net

@@ -295,15 +295,6 @@ def oracle_return(d_angle: float, n_envs: int = 4096) -> float:
     return float(evaluate(OraclePolicy([d_angle]), d_angle, n_envs=n_envs, greedy=True)[0])
 
 
-def probe_r2(features: torch.Tensor, targets: torch.Tensor) -> float:
-    """R^2 of the best linear map (with bias) from features [N, h] to targets [N, k]: 1 = fully decodable."""
-    X = torch.cat([features, torch.ones(features.shape[0], 1)], dim=1).double()
-    Y = targets.double()
-    W = torch.linalg.lstsq(X, Y).solution
-    resid = ((Y - X @ W) ** 2).sum()
-    return float(1 - resid / ((Y - Y.mean(0)) ** 2).sum())
-
-
 def plot_trajectories(ax, states: torch.Tensor, n: int = 20, color=None, label: str | None = None, alpha=0.5):
     """Paths (x, y) of the first `n` runners of states [T+1, N, 6]."""
     xy = states[:, :n, 0:2].numpy()
