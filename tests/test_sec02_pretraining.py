@@ -94,8 +94,8 @@ def test_oracle_is_near_top_speed_in_every_direction():
 
 def test_training_improves_and_finetune_shapes():
     net = pt.PolicyNet(members=2, hidden=16)
-    curve = pt.train_pg(net, 15, d=[0.0, math.pi], n_envs=64)
-    assert curve.shape == (15, 2) and np.all(curve[-3:].mean(0) > curve[:3].mean(0) + 0.8)
+    curve = pt.train_pg(net, 10, n_envs=32, lr=3e-2)  # speed reward: learns the gait fast
+    assert curve.shape == (10, 2) and np.all(curve[-3:].mean(0) > curve[:3].mean(0) + 2)
     curves, nets = pt.finetune({"a": pt.PolicyNet(members=2, hidden=8), "b": pt.PolicyNet(members=2, hidden=8)},
                                [0.0, 1.0, 2.0], iters=2, n_envs=8)
     assert curves["a"].shape == (2, 3, 2) and len(nets["b"]) == 3 and nets["b"][0].members == 2
@@ -138,14 +138,19 @@ def test_policy_regression_loss_values_and_errors():
 def test_distill_reduces_the_loss_and_student_features_policy():
     experts = pt.OraclePolicy([0.0, math.pi], scale=5.0)
     student = am.make_student(2, hidden=16)
-    losses = am.distill(student, experts, [0.0, math.pi], iters=20, n_envs=32)
+    losses = am.distill(student, experts, [0.0, math.pi], iters=10, n_envs=16, lr=3e-2)
     assert losses[-3:].mean() < 0.8 * losses[:3].mean()
     with pytest.raises(ValueError, match="as many"):
         am.distill(am.make_student(3), experts, [0.0, math.pi], iters=1)
-    new = am.student_features_policy(student, members=2)
     obs = torch.randn(2, 3, pr.OBS_DIM)
-    assert torch.all(new(obs) == 0)
-    torch.testing.assert_close(new.features(obs)[1], student.features(obs[1:])[0])
+    zero = am.student_features_policy(student, members=2, head="zero")
+    assert torch.all(zero(obs) == 0)
+    torch.testing.assert_close(zero.features(obs)[1], student.features(obs[1:])[0])
+    mean = am.student_features_policy(student, members=2)  # head = average of the student's task heads
+    want = student(obs[:1].expand(2, -1, -1)).mean(0)
+    torch.testing.assert_close(mean(obs[:1].expand(2, -1, -1))[1], want)
+    with pytest.raises(ValueError, match="'mean' or 'zero'"):
+        am.student_features_policy(student, 2, head="old")
 
 
 def test_distill_with_feature_regression():
