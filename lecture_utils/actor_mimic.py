@@ -73,8 +73,8 @@ def distill(student: PolicyNet, experts: nn.Module, task_angles, iters: int = 60
     return losses
 
 
-def student_features_policy(student: PolicyNet, members: int, head: str = "mean") -> PolicyNet:
-    """A new single-task policy (`members` copies) starting from the student's trunk (all of it trainable).
+def student_features_policy(student: PolicyNet, members: int, head: str = "mean", freeze: bool = False) -> PolicyNet:
+    """A new single-task policy (`members` copies) starting from the student's trunk (frozen if `freeze`).
 
     head="mean": the new head is the average of the student's task heads: it keeps what every task shares
     (the gait) and no task's direction. head="zero": a zero head (uniform policy at the start).
@@ -85,7 +85,7 @@ def student_features_policy(student: PolicyNet, members: int, head: str = "mean"
         raise ValueError(f"head must be 'mean' or 'zero', got {head!r}")
     trunk_only = PolicyNet(members=1, hidden=student.hidden)
     trunk_only.features.load_state_dict(student.features.state_dict())
-    net = new_head_policy(trunk_only, freeze=False, members=members)
+    net = new_head_policy(trunk_only, freeze=freeze, members=members)
     if head == "mean":
         with torch.no_grad():
             net.head.weight.copy_(student.head.weight.mean(0, keepdim=True).expand_as(net.head.weight))

@@ -149,6 +149,8 @@ def test_distill_reduces_the_loss_and_student_features_policy():
     mean = am.student_features_policy(student, members=2)  # head = average of the student's task heads
     want = student(obs[:1].expand(2, -1, -1)).mean(0)
     torch.testing.assert_close(mean(obs[:1].expand(2, -1, -1))[1], want)
+    frozen = am.student_features_policy(student, members=2, freeze=True)
+    assert all(not p.requires_grad for p in frozen.features.parameters()) and frozen.head.weight.requires_grad
     with pytest.raises(ValueError, match="'mean' or 'zero'"):
         am.student_features_policy(student, 2, head="old")
 

@@ -43,6 +43,9 @@ def results() -> list[dict]:
     new_task, _ = pt.finetune({"am": am.student_features_policy(student, S), "scratch": pt.PolicyNet(members=S)},
                               [NEW_DIRECTION], iters=ITERS)
     new_reach = {k: _reach(v[:, 0], NEW_DIRECTION).mean() for k, v in new_task.items()}
+    frozen = {k: pt.train_pg(net, ITERS, NEW_DIRECTION, n_envs=128)[-5:].mean()
+              for k, net in {"am": am.student_features_policy(student, S, head="zero", freeze=True),
+                             "maxent": pt.new_head_policy(maxent, freeze=True)}.items()}
 
     def row(name, value, reference, reference_name):
         return {"section": "02", "name": name, "value": float(value), "reference": reference,
@@ -66,4 +69,6 @@ def results() -> list[dict]:
             "scratch, same budget"),
         row("new task speed-up (scratch iters / Actor-Mimic iters)", new_reach["scratch"] / new_reach["am"], 1.0,
             "no gain"),
+        row("new task, new head on frozen Actor-Mimic features: return", frozen["am"], float(frozen["maxent"]),
+            "same on frozen max-ent features"),
     ]
