@@ -722,7 +722,7 @@ def _score(result: GradeResult, units: list[Unit], ran: dict, skip: dict, proble
                 part.status = "tampered"
                 why = verify_text.split(":", 1)[-1].strip() if verify_text else "the verification did not run"
                 if "tampering detected" not in why:
-                    why = f"tampering detected: the check's printed result does not match the checker ({why})"
+                    why = f"tampering detected: the printed result is not the checker's ({why})"
                 out.append(f"Exercise {unit.exercise_id}: 0/{part.points} points -- {why}")
             else:
                 if "tampering detected" in line or "tampering detected" in verify_text:

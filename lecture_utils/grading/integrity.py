@@ -384,7 +384,7 @@ def verify(exercise_id: str) -> None:
     if found:
         print(f"{prefix} tampering detected: {'; '.join(found[:3])}")
     elif not entries:
-        print(f"{prefix} tampering detected: the check cell did not run the course's grade()")
+        print(f"{prefix} the check cell did not call the course's grade()")
     elif entries[-1][2]:
         print(f"{prefix} tampering detected: grade() reported it")
     elif not entries[-1][1]:
