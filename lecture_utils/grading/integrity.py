@@ -111,8 +111,14 @@ def _module_problems(name: str) -> list[str]:
         for cls in (v for v in now.values() if isinstance(v, type) and v.__module__ == name):
             funcs += [f for v in vars(cls).values() for f in _functions_of(v)]
         for f in funcs:
-            if f.__module__ != name or f.__code__.co_filename != mod.__file__:
+            if f.__module__ != name:
                 continue
+            filename = f.__code__.co_filename
+            if filename != mod.__file__:
+                if filename == "<string>" and f.__name__ in _GENERATED:
+                    continue  # methods that @dataclass writes (compiled from a string, not from the file)
+                if filename.startswith(_library_dirs()) and "lecture_utils" not in filename:
+                    continue  # wrappers from the standard library (reprlib around a dataclass __repr__)
             want = fresh.get(f.__qualname__)
             if want is None or f.__code__ != want:
                 problems.append(f"the code of {name}.{f.__qualname__} was changed")
@@ -120,6 +126,8 @@ def _module_problems(name: str) -> list[str]:
 
 
 _MISSING = object()
+_GENERATED = {"__init__", "__repr__", "__eq__", "__hash__", "__setattr__", "__delattr__", "__getstate__",
+              "__setstate__", "__lt__", "__le__", "__gt__", "__ge__"}
 
 
 def problems(exercise_id: str | None = None) -> list[str]:
@@ -133,6 +141,8 @@ def problems(exercise_id: str | None = None) -> list[str]:
         except ValueError:
             pass
     for name in names:
+        if name not in _MODULES and name in sys.modules:
+            register(sys.modules[name])
         found += _module_problems(name)
     if core is not None:
         pkg = sys.modules.get(_PACKAGE)
@@ -202,11 +212,10 @@ def _snapshot_env() -> dict:
     return snap
 
 
-_LIB_DIRS: tuple[str, ...] = ()
+_LIB_DIRS: list[str] = []
 
 
 def _library_dirs() -> tuple[str, ...]:
-    global _LIB_DIRS
     if not _LIB_DIRS:
         import os
         import sysconfig
@@ -214,8 +223,8 @@ def _library_dirs() -> tuple[str, ...]:
         paths = sysconfig.get_paths()
         dirs = {paths[k] for k in ("stdlib", "platstdlib", "purelib", "platlib") if k in paths}
         dirs.add(os.path.dirname(os.path.abspath(__file__)).rsplit(os.sep, 1)[0])  # lecture_utils/
-        _LIB_DIRS = tuple(os.path.join(d, "") for d in dirs)
-    return _LIB_DIRS
+        _LIB_DIRS.extend(os.path.join(d, "") for d in sorted(dirs))
+    return tuple(_LIB_DIRS)
 
 
 def _student_made(obj) -> bool:
@@ -393,3 +402,6 @@ def verify(exercise_id: str) -> None:
         print(f"{prefix} not armed")
     else:
         print(verified_line(_ARMED["secret"], exercise_id))
+
+
+register(sys.modules[__name__])
