@@ -8,7 +8,6 @@ file to about a minute and a half on two busy cores.
 
 from __future__ import annotations
 
-import copy
 import csv
 import hashlib
 import json
@@ -46,7 +45,8 @@ def filled_exercise(name: str = WARMUP) -> nbformat.NotebookNode:
     for cell in ex.cells:
         if cell.metadata["nbgrader"].get("solution"):
             lines = sol[cell.id].source.splitlines()
-            cell.source = "\n".join(ln for ln in lines if "### BEGIN SOLUTION" not in ln and "### END SOLUTION" not in ln)
+            cell.source = "\n".join(ln for ln in lines if "### BEGIN SOLUTION" not in ln
+                                     and "### END SOLUTION" not in ln)
     return ex
 
 

@@ -15,7 +15,6 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
-import shutil
 import sys
 import time
 import traceback
@@ -141,8 +140,8 @@ def main(argv: list[str] | None = None) -> int:
         result = run(args.root, args.config)
     except Exception as e:
         traceback.print_exc()
-        result = GradeResult(submission="?", status=STATUS_ERROR,
-                             messages=[f"the autograder failed ({type(e).__name__}: {e}); please tell the course staff"])
+        msg = f"the autograder failed ({type(e).__name__}: {e}); please tell the course staff"
+        result = GradeResult(submission="?", status=STATUS_ERROR, messages=[msg])
     write_results_json(result, results)
     print(result.report())
     return 0

@@ -23,7 +23,6 @@ touch the grading machinery (see autograde.py), and the instructor can read thos
 
 from __future__ import annotations
 
-import builtins
 import hashlib
 import hmac
 import sys
