@@ -161,7 +161,7 @@ PLANTS = {
     "wrong_part": (plant_wrong, {"0.1": 0, "0.2": 1}, "graded", "off: max abs error"),
     "stub_left": (plant_stub, {"0.1": 1, "0.2": 0}, "graded", "not attempted yet"),
     "exception": (plant_exception, {"0.1": 0, "0.2": 1}, "graded", "ValueError: half-finished cell"),
-    "infinite_loop": (plant_infinite_loop, {"0.1": 0, "0.2": 1}, "timed out", "timed out"),
+    "infinite_loop": (plant_infinite_loop, {"0.1": 0, "0.2": 1}, "timed out", "limit and was interrupted"),
     "uninterruptible_loop": (plant_uninterruptible_loop, {"0.1": 1, "0.2": 0}, "timed out", "could not be interrupted"),
     "edited_check_prints_passed": (plant_edited_check, {"0.1": 0, "0.2": 1}, "graded", "restored"),
     "monkeypatched_grade": (plant_monkeypatched_grade, {"0.1": 1, "0.2": 0}, "tampered", "tampering detected"),
@@ -334,3 +334,15 @@ def test_unique_labels_for_many_students():
     paths = [Path("/s/alice/00_getting_started.ipynb"), Path("/s/bob/00_getting_started.ipynb")]
     assert labels_for(paths) == ["alice/00_getting_started.ipynb", "bob/00_getting_started.ipynb"]
     assert labels_for([Path("/s/a.ipynb"), Path("/s/b.ipynb")]) == ["a.ipynb", "b.ipynb"]
+
+
+def test_total_time_limit_still_gives_a_valid_result_and_leaves_no_processes():
+    import psutil
+
+    hw = load_homework(ROOT / "exercises" / WARMUP)
+    r = grade_submission(ROOT / "solutions" / WARMUP, homework=hw, homeworks=[hw],
+                         limits=Limits(total_timeout=4))
+    assert r.status == "timed out" and r.score == 0, r.report()
+    assert all(p.status == "not graded" and "total time limit" in p.output for p in r.parts), r.report()
+    json.dumps(r.to_gradescope())
+    assert psutil.Process().children(recursive=True) == []

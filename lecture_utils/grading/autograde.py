@@ -285,7 +285,7 @@ def read_submission(path: Path, limits: Limits) -> dict:
     for i, cell in enumerate(cells, start=1):
         if not isinstance(cell, dict) or cell.get("cell_type") not in ("code", "markdown", "raw"):
             raise InvalidSubmission(f"{path.name}: not a valid notebook: cell {i} has no valid 'cell_type'")
-        src = cell.get("source", "")
+        src = cell.get("source")
         if isinstance(src, list) and all(isinstance(s, str) for s in src):
             src = "".join(src)
         if not isinstance(src, str):
@@ -496,8 +496,10 @@ def _kill_tree(proc: subprocess.Popen, extra_pids=()) -> None:
 def _run_nbval(nb: nbformat.NotebookNode, workdir: Path, limits: Limits, timeout: float) -> tuple[list[dict], bool]:
     """Run nbval on `nb`; returns the driver's records and whether the time limit killed it."""
     run = workdir / f"run{len(list(workdir.glob('run*')))}"
-    nbdir = run / "nb"
-    nbdir.mkdir(parents=True)
+    run.mkdir(parents=True)
+    # The kernel works in a folder of its own, away from the grader's files: a cell that deletes
+    # everything around it (even `..`) cannot reach the per-cell log.
+    nbdir = Path(tempfile.mkdtemp(prefix="lecture-submission-"))
     nb_path = nbdir / "submission.ipynb"
     nbformat.write(nb, nb_path)
     log = run / "cells.jsonl"
@@ -535,7 +537,12 @@ def _run_nbval(nb: nbformat.NotebookNode, workdir: Path, limits: Limits, timeout
         records = _read_log(log)
         if killed:
             _kill_tree(proc, [r["kernel_pid"] for r in records if r.get("kernel_pid")][-1:])
-    return _read_log(log), killed
+    shutil.rmtree(nbdir, ignore_errors=True)
+    records = _read_log(log)
+    if not records and not killed:
+        tail = (run / "pytest.out").read_text(errors="replace")[-800:] if (run / "pytest.out").exists() else ""
+        raise RuntimeError(f"nbval did not run (exit status {proc.returncode}): {tail}")
+    return records, killed
 
 
 def _read_log(log: Path) -> list[dict]:
@@ -625,7 +632,7 @@ def _grade_into(result: GradeResult, path: Path, homeworks: list[Homework], expe
                     if r.get("kernel_peak_mb"):
                         result.kernel_peak_mb = max(result.kernel_peak_mb or 0.0, r["kernel_peak_mb"])
                     if r["kind"] == "timeout" and not is_verify:
-                        problems[k] = f"timed out after {limits.cell_timeout:g} s"
+                        problems[k] = f"ran over the {limits.cell_timeout:g} s limit and was interrupted"
                 elif r.get("event") == "finish" and r.get("driver_peak_mb"):
                     result.peak_mb = max(result.peak_mb or 0.0, r["driver_peak_mb"])
             # Where did this run stop? The cell after which the kernel was gone, or the one running when killed.
@@ -635,17 +642,21 @@ def _grade_into(result: GradeResult, path: Path, homeworks: list[Homework], expe
             stuck = None
             if dead:
                 stuck = dead[0]["cell"]
-                reason = {"timeout": f"it timed out after {limits.cell_timeout:g} s and could not be interrupted"}.get(
-                    dead[0]["kind"], "the kernel died in it (sys.exit/os._exit/exit(), a crash, or out of memory)")
+                if dead[0]["kind"] == "timeout":
+                    reason = (f"ran over the {limits.cell_timeout:g} s limit and could not be interrupted; the kernel "
+                              "was restarted and this cell skipped")
+                else:
+                    reason = ("the kernel died here (os._exit(), exit(), a crash, or out of memory); it was restarted "
+                              "and this cell skipped")
             elif killed:
                 timed_out_total = True
                 if starts and starts[-1] not in finished and starts[-1] != 0:
                     k, _ = cell_map[starts[-1]]
-                    problems[k] = f"still running when the total time limit ({limits.total_timeout:g} s) was reached"
+                    problems[k] = f"was still running at the total time limit ({limits.total_timeout:g} s)"
                 break
             elif starts and starts[-1] not in finished:
                 stuck = starts[-1]
-                reason = "the grading process crashed while running it (huge output?)"
+                reason = "the grader's process crashed here (huge output?); this cell was skipped"
             elif len(finished) < len(cell_map) + 1:
                 stuck = None
             if stuck is None or stuck == 0:
@@ -691,7 +702,7 @@ def _score(result: GradeResult, units: list[Unit], ran: dict, skip: dict, proble
         if unit.role in ("student", "stub"):
             if k in problems:
                 pending.append(f"{_describe(unit)}: {problems[k]}")
-                any_timeout |= "timed out" in problems[k]
+                any_timeout |= "limit" in problems[k]
             elif rec is not None and not rec["ok"] and rec["kind"] in ("error", "timeout"):
                 err = [ln for ln in rec["outputs"].splitlines() if ln.strip()]
                 pending.append(f"{_describe(unit)} raised {err[-1] if err else 'an error'}"[:300])
@@ -703,8 +714,8 @@ def _score(result: GradeResult, units: list[Unit], ran: dict, skip: dict, proble
         verify = ran.get((k, True))
         if k in skip:
             part.status = "failed"
-            out.append(f"not graded: the check {problems[k]}")
-            any_timeout |= "timed out" in problems[k]
+            out.append(f"not graded: while checking, {problems[k]}")
+            any_timeout |= "limit" in problems[k]
         elif rec is None:
             part.status = "not graded"
             out.append(f"not graded: the total time limit ({limits.total_timeout:g} s) was reached first"
@@ -712,8 +723,8 @@ def _score(result: GradeResult, units: list[Unit], ran: dict, skip: dict, proble
         else:
             line = _check_line(rec["outputs"], unit.exercise_id)
             if k in problems:
-                any_timeout |= "timed out" in problems[k]
-                line = f"the check {problems[k]}"
+                any_timeout |= "limit" in problems[k]
+                line = f"Exercise {unit.exercise_id}: failed -- while checking, {problems[k]}"
             verify_text = (verify or {}).get("outputs", "").strip()
             if rec["ok"] and verify is not None and verify["ok"]:
                 part.status, part.score = "passed", float(part.points)
