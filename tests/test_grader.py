@@ -151,7 +151,8 @@ def plant_memory_bomb():
 
 def plant_deletes_files():
     return _insert_after(filled_exercise(), "check_0_1",
-                         "import os, shutil\nfor f in os.listdir('.'):\n"
+                         "import os, shutil, subprocess\nsubprocess.Popen(['sleep', '613'])\n"
+                         "for f in os.listdir('.'):\n"
                          "    shutil.rmtree(f) if os.path.isdir(f) else os.remove(f)\n"
                          "for i in range(300000):\n    print('spam', i)\n")
 
@@ -171,7 +172,7 @@ PLANTS = {
     "sys_exit": (plant_sys_exit, {"0.1": 0, "0.2": 1}, "graded", "SystemExit"),
     "os_exit": (plant_os_exit, {"0.1": 0, "0.2": 1}, "graded", "kernel died"),
     "memory_bomb": (plant_memory_bomb, {"0.1": 1, "0.2": 0}, "graded", "MemoryError"),
-    "deletes_files_and_prints_a_lot": (plant_deletes_files, {"0.1": 1, "0.2": 1}, "graded", ""),
+    "deletes_files_prints_spawns": (plant_deletes_files, {"0.1": 1, "0.2": 1}, "graded", ""),
 }
 
 
@@ -269,6 +270,13 @@ def test_malformed_files_score_zero_with_a_clear_message(matrix):
         assert [t["score"] for t in res["tests"]] == [0, 0]  # every part listed, at zero
 
 
+def test_no_process_the_submissions_started_is_left_running(matrix):
+    import psutil
+
+    left = [p for p in psutil.process_iter(["cmdline"]) if (p.info["cmdline"] or [])[:2] == ["sleep", "613"]]
+    assert left == []
+
+
 def test_originals_are_byte_identical_afterwards(matrix):
     assert {p.name: sha(p) for p in matrix["subs"].iterdir()} == matrix["before"]
     assert {p: sha(p) for p in matrix["repo_before"]} == matrix["repo_before"]
@@ -346,3 +354,13 @@ def test_total_time_limit_still_gives_a_valid_result_and_leaves_no_processes():
     assert all(p.status == "not graded" and "total time limit" in p.output for p in r.parts), r.report()
     json.dumps(r.to_gradescope())
     assert psutil.Process().children(recursive=True) == []
+
+
+def test_cli_one_bad_file_writes_results_json_and_explains(tmp_path):
+    bad = tmp_path / "hw.ipynb"
+    bad.write_text('{"cells": []')
+    r = lecture("grade", str(bad), "--homework", "00", "--results", str(tmp_path / "out.json"))
+    assert r.returncode == 0, r.stderr
+    res = json.loads((tmp_path / "out.json").read_text())
+    assert res["score"] == 0 and "not valid JSON" in res["output"] and "not valid JSON" in r.stdout
+    assert "Traceback" not in r.stdout + r.stderr

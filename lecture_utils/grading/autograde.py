@@ -493,6 +493,17 @@ def _kill_tree(proc: subprocess.Popen, extra_pids=()) -> None:
         pass
 
 
+def _kill_leftovers(kernel_pids) -> None:
+    """Processes the student's code started and left running: the kernel leads its own process group."""
+    import signal
+
+    for pid in sorted(set(kernel_pids)):
+        try:
+            os.killpg(pid, signal.SIGKILL)
+        except (ProcessLookupError, PermissionError, OSError):
+            pass
+
+
 def _run_nbval(nb: nbformat.NotebookNode, workdir: Path, limits: Limits, timeout: float) -> tuple[list[dict], bool]:
     """Run nbval on `nb`; returns the driver's records and whether the time limit killed it."""
     run = workdir / f"run{len(list(workdir.glob('run*')))}"
@@ -537,8 +548,9 @@ def _run_nbval(nb: nbformat.NotebookNode, workdir: Path, limits: Limits, timeout
         records = _read_log(log)
         if killed:
             _kill_tree(proc, [r["kernel_pid"] for r in records if r.get("kernel_pid")][-1:])
-    shutil.rmtree(nbdir, ignore_errors=True)
     records = _read_log(log)
+    _kill_leftovers([r["kernel_pid"] for r in records if r.get("kernel_pid")])
+    shutil.rmtree(nbdir, ignore_errors=True)
     if not records and not killed:
         tail = (run / "pytest.out").read_text(errors="replace")[-800:] if (run / "pytest.out").exists() else ""
         raise RuntimeError(f"nbval did not run (exit status {proc.returncode}): {tail}")

@@ -95,7 +95,8 @@ def _module_problems(name: str) -> list[str]:
     for key, val in globals_at_import.items():
         if key.startswith("__") and key.endswith("__"):
             continue
-        if now.get(key, _MISSING) is not val:
+        # Functions, classes and modules only: a module may keep data (a cache) in a global it reassigns.
+        if (callable(val) or isinstance(val, types.ModuleType)) and now.get(key, _MISSING) is not val:
             problems.append(f"{name}.{key} was replaced")
     for (cls_name, attr), val in class_attrs.items():
         cls = globals_at_import.get(cls_name)
@@ -118,8 +119,10 @@ def _module_problems(name: str) -> list[str]:
                     continue  # methods that @dataclass writes (compiled from a string, not from the file)
                 if filename.startswith(_library_dirs()) and "lecture_utils" not in filename:
                     continue  # wrappers from the standard library (reprlib around a dataclass __repr__)
-            want = fresh.get(f.__qualname__)
-            if want is None or f.__code__ != want:
+            # By the code's own name: a decorator's wrapper carries the wrapped function's __qualname__.
+            want = fresh.get(f.__code__.co_qualname)
+            renamed = f.__code__.co_qualname != f.__qualname__ and not hasattr(f, "__wrapped__")
+            if want is None or f.__code__ != want or renamed:
                 problems.append(f"the code of {name}.{f.__qualname__} was changed")
     return problems
 
