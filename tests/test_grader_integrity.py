@@ -96,3 +96,28 @@ def test_answer_that_patches_numpy_while_being_checked(armed, capsys):
     finally:
         np.allclose = original
     assert "tampering detected: numpy.allclose was replaced" in capsys.readouterr().out
+
+
+def test_no_false_alarm_for_what_check_modules_legitimately_do(tmp_path, monkeypatch):
+    """Lambdas, in-module decorators, caches in globals and class attributes are not tampering."""
+    import importlib
+    import sys
+
+    (tmp_path / "fake_checks.py").write_text(
+        "import functools\n\n"
+        "def deco(fn):\n    @functools.wraps(fn)\n    def wrapper(*a):\n        return fn(*a)\n    return wrapper\n\n"
+        "square = lambda x: x * x\ncube = lambda x: x ** 3\n_CACHE = None\n\n"
+        "@deco\ndef helper(x):\n    return x + 1\n\n"
+        "class Ref:\n    cached = None\n\n    def get(self):\n        return 1\n\n"
+        "def warm():\n    global _CACHE\n    _CACHE = {'net': 1}\n    Ref.cached = 3\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    mod = importlib.import_module("fake_checks")
+    try:
+        integrity.register(mod)
+        mod.warm()
+        assert integrity._module_problems("fake_checks") == []
+        mod.Ref.get.__code__ = mod.square.__code__  # same file, another function: renamed
+        assert integrity._module_problems("fake_checks") != []
+    finally:
+        integrity._MODULES.pop("fake_checks", None)
+        sys.modules.pop("fake_checks", None)

@@ -62,15 +62,16 @@ def register(mod: types.ModuleType) -> None:
     _MODULES[mod.__name__] = (mod, _read_source(mod), dict(vars(mod)), _class_attrs(mod))
 
 
-def _code_objects(source: str, filename: str) -> dict[str, types.CodeType]:
+def _code_objects(source: str, filename: str) -> dict[str, list[types.CodeType]]:
+    """Every code object compiled from `source`, by qualified name (several lambdas share one)."""
     top = compile(source, filename, "exec", dont_inherit=True)
-    out: dict[str, types.CodeType] = {}
+    out: dict[str, list[types.CodeType]] = {}
     stack = [top]
     while stack:
         code = stack.pop()
         for const in code.co_consts:
             if isinstance(const, types.CodeType):
-                out.setdefault(const.co_qualname, const)
+                out.setdefault(const.co_qualname, []).append(const)
                 stack.append(const)
     return out
 
@@ -100,6 +101,8 @@ def _module_problems(name: str) -> list[str]:
             problems.append(f"{name}.{key} was replaced")
     for (cls_name, attr), val in class_attrs.items():
         cls = globals_at_import.get(cls_name)
+        if not (callable(val) or isinstance(val, (property, staticmethod, classmethod))):
+            continue  # class-level data (a cache) may change
         if isinstance(cls, type) and vars(cls).get(attr, _MISSING) is not val:
             problems.append(f"{name}.{cls_name}.{attr} was replaced")
     if source:
@@ -120,9 +123,9 @@ def _module_problems(name: str) -> list[str]:
                 if filename.startswith(_library_dirs()) and "lecture_utils" not in filename:
                     continue  # wrappers from the standard library (reprlib around a dataclass __repr__)
             # By the code's own name: a decorator's wrapper carries the wrapped function's __qualname__.
-            want = fresh.get(f.__code__.co_qualname)
+            want = fresh.get(f.__code__.co_qualname, [])
             renamed = f.__code__.co_qualname != f.__qualname__ and not hasattr(f, "__wrapped__")
-            if want is None or f.__code__ != want or renamed:
+            if f.__code__ not in want or renamed:
                 problems.append(f"the code of {name}.{f.__qualname__} was changed")
     return problems
 
@@ -165,7 +168,8 @@ def problems(exercise_id: str | None = None) -> list[str]:
                 # A section module's helpers must be the genuine ones from core.
                 core_globals = _MODULES[_CORE][2]
                 for key, val in vars(sec_mod).items():
-                    if key in core_globals and callable(core_globals[key]) and val is not core_globals[key]:
+                    if (key in core_globals and callable(core_globals[key]) and val is not core_globals[key]
+                            and _student_made(val)):
                         found.append(f"{sec}.{key} was replaced")
     if _ARMED:
         found += _environment_problems()
