@@ -20,10 +20,13 @@ from __future__ import annotations
 
 import importlib
 import re
+import sys
 from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
+
+from lecture_utils.grading import integrity as _integrity
 
 _ID_RE = re.compile(r"^(\d+)\.(\d+)$")
 
@@ -86,9 +89,13 @@ def get_check(exercise_id: str) -> Check:
                 raise KeyError(f"no checks exist for section of exercise {exercise_id!r}") from None
             raise
     try:
-        return _REGISTRY[exercise_id]
+        chk = _REGISTRY[exercise_id]
     except KeyError:
         raise KeyError(f"no check is registered for exercise {exercise_id!r}") from None
+    modname = section_module(exercise_id)
+    if modname not in _integrity._MODULES and modname in sys.modules:
+        _integrity.register(sys.modules[modname])  # remember the genuine check module (tamper detection)
+    return chk
 
 
 def format_line(chk: Check, passed: bool, detail: str = "") -> str:
@@ -121,8 +128,20 @@ def run_check(exercise_id: str, *answers) -> tuple[bool, str, Check]:
 
 
 def grade(exercise_id: str, *answers) -> bool:
-    """Run the check for `exercise_id` on the student's answers and print exactly one line."""
-    passed, msg, chk = run_check(exercise_id, *answers)
+    """Run the check for `exercise_id` on the student's answers and print exactly one line.
+
+    The checker verifies itself before and after calling the student's code (integrity.py): if its
+    functions, their helpers or (under the autograder) NumPy/torch/print were replaced, the part fails
+    with "tampering detected".
+    """
+    chk = get_check(exercise_id)
+    found = _integrity.problems(exercise_id)
+    if not found:
+        passed, msg, chk = run_check(exercise_id, *answers)
+        found = _integrity.problems(exercise_id)
+    if found:
+        passed, msg = False, "tampering detected: " + "; ".join(found[:3])
+    _integrity.record(exercise_id, passed, bool(found))
     print(format_line(chk, passed, msg))
     return passed
 
@@ -180,3 +199,6 @@ def expect_close(got, want, name: str, rtol: float = 1e-5, atol: float = 1e-7, c
     if not np.allclose(g, want, rtol=rtol, atol=atol):
         err = float(np.max(np.abs(g - want)))
         raise CheckFailed(f"{name}{where} is off: max abs error {err:.3g} (tolerance {atol + rtol:.1g})")
+
+
+_integrity.register(sys.modules[__name__])
