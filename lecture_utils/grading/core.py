@@ -127,8 +127,10 @@ def run_check(exercise_id: str, *answers) -> tuple[bool, str, Check]:
     return True, "", chk
 
 
-def grade(exercise_id: str, *answers) -> bool:
+def grade(exercise_id: str, *answers) -> None:
     """Run the check for `exercise_id` on the student's answers and print exactly one line.
+
+    Returns None, so a check cell shows only that line (use `run_check` for the result as data).
 
     The checker verifies itself before and after calling the student's code (integrity.py): if its
     functions, their helpers or (under the autograder) NumPy/torch/print were replaced, the part fails
@@ -143,7 +145,6 @@ def grade(exercise_id: str, *answers) -> bool:
         passed, msg = False, "tampering detected: " + "; ".join(found[:3])
     _integrity.record(exercise_id, passed, bool(found))
     print(format_line(chk, passed, msg))
-    return passed
 
 
 # ---------------------------------------------------------------- helpers for writing checks
