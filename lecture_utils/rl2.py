@@ -125,19 +125,41 @@ class RL2Config:
     value_coef: float = 0.5
     expected_reward: bool = True  # returns built from p[a] (see a2c_loss)
     normalize_advantages: bool = True
+    task_critic: bool = False  # baseline from a critic that sees p (see TaskCritic)
     lr_decay: bool = True  # lr annealed linearly to 0: the last updates polish instead of jitter
     seed: int = 0
 
 
+class TaskCritic(nn.Module):
+    """A baseline for meta-training only, which also sees the task p: V(h_t, p, t/n). [B, n, H], [B, k] -> [B, n].
+
+    Knowing p removes the task-to-task spread of returns from the advantage (an "informed critic"); the policy
+    itself never sees p, and at test time there is no critic at all.
+    """
+
+    def __init__(self, k: int, hidden: int, width: int = 64):
+        super().__init__()
+        self.net = nn.Sequential(nn.Linear(k + hidden + 1, width), nn.Tanh(), nn.Linear(width, 1))
+
+    def forward(self, hidden: torch.Tensor, p: torch.Tensor) -> torch.Tensor:
+        B, n, _ = hidden.shape
+        t = torch.arange(n, dtype=torch.float32).expand(B, n)[..., None] / n
+        return self.net(torch.cat([hidden, p[:, None, :].expand(B, n, -1), t], dim=-1)).squeeze(-1)
+
+
 def a2c_loss(policy: RL2Policy, ro: Rollout, entropy_coef: float, value_coef: float = 0.5,
-             expected_reward: bool = True, normalize: bool = True) -> torch.Tensor:
+             expected_reward: bool = True, normalize: bool = True, critic: TaskCritic | None = None,
+             p: torch.Tensor | None = None) -> torch.Tensor:
     """A2C on one batch of trials: -log pi(a_t | h_t) A_t + value_coef (G_t - V_t)^2 - entropy_coef H[pi(. | h_t)].
 
     G_t = sum_{t' >= t} r_t' (undiscounted reward-to-go), A_t = G_t - V(h_t). expected_reward: build G_t from
     p[a_t'] instead of the sampled r_t' (same expected gradient, less noise; the agent still *sees* only
-    sampled rewards). normalize: advantages scaled to mean 0, std 1 over the batch.
+    sampled rewards). normalize: advantages scaled to mean 0, std 1 over the batch. critic: use a TaskCritic
+    (which sees the tasks p [B, k]) as the baseline instead of the policy's own value head.
     """
-    logits, values, _ = policy.sequence(ro.inputs)
+    logits, values, hidden = policy.sequence(ro.inputs)
+    if critic is not None:
+        values = critic(hidden.detach(), p)
     logp_all = torch.log_softmax(logits, dim=-1)
     log_probs = logp_all.gather(-1, ro.actions[..., None]).squeeze(-1)
     entropy = -(logp_all.exp() * logp_all).sum(-1)
@@ -149,28 +171,32 @@ def a2c_loss(policy: RL2Policy, ro: Rollout, entropy_coef: float, value_coef: fl
     return -(log_probs * adv).mean() + value_coef * (G - values).pow(2).mean() - entropy_coef * entropy.mean()
 
 
-def train_rl2(cfg: RL2Config, progress=None, time_budget: float | None = None):
+def train_rl2(cfg: RL2Config, progress=None, time_budget: float | None = None, sample_tasks=None):
     """Meta-train an RL2Policy on bandit tasks p ~ U[0, 1]^k. Returns (policy, curve, seconds).
 
-    curve: mean reward per pull of each update's batch (a float per update), the learning curve.
+    curve: total reward per trial, averaged over each update's batch (a float per update): the learning curve.
+    sample_tasks(generator, batch, k) -> p [batch, k] replaces the uniform task distribution.
     """
     torch.manual_seed(cfg.seed)
     gen = torch.Generator().manual_seed(cfg.seed)
     policy = RL2Policy(cfg.k, cfg.hidden)
-    opt = torch.optim.Adam(policy.parameters(), lr=cfg.lr)
+    critic = TaskCritic(cfg.k, cfg.hidden) if cfg.task_critic else None
+    params = list(policy.parameters()) + (list(critic.parameters()) if critic is not None else [])
+    opt = torch.optim.Adam(params, lr=cfg.lr)
     sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda it: 1.0 - it / cfg.iters if cfg.lr_decay else 1.0)
     curve = []
     t0 = time.perf_counter()
     its = range(cfg.iters) if progress is None else progress(range(cfg.iters))
     for it in its:
-        p = torch.rand(cfg.batch, cfg.k, generator=gen)
+        p = torch.rand(cfg.batch, cfg.k, generator=gen) if sample_tasks is None else sample_tasks(gen, cfg.batch, cfg.k)
         ro = rollout(policy, p, cfg.n, gen)
         frac = it / max(cfg.iters - 1, 1)
         entropy_coef = cfg.entropy_start * max(0.0, 1.0 - frac / 0.8)  # annealed to 0 at 80% of training
-        loss = a2c_loss(policy, ro, entropy_coef, cfg.value_coef, cfg.expected_reward, cfg.normalize_advantages)
+        loss = a2c_loss(policy, ro, entropy_coef, cfg.value_coef, cfg.expected_reward, cfg.normalize_advantages,
+                        critic, p)
         opt.zero_grad()
         loss.backward()
-        nn.utils.clip_grad_norm_(policy.parameters(), 1.0)
+        nn.utils.clip_grad_norm_(params, 1.0)
         opt.step()
         sched.step()
         curve.append(float(ro.rewards.sum(1).mean()))
