@@ -109,6 +109,32 @@ def thompson(successes, failures, t, n, rng):
     return np.argmax(rng.beta(1.0 + s, 1.0 + f), axis=1)
 
 
+class WinStayLoseShift:
+    """Memoryless: repeat the last arm after a success, switch to a random other arm after a failure.
+
+    It needs only the last (action, reward) — exactly what an RL^2 input x_t shows — so it is the easy local
+    optimum a recurrent policy finds before it learns to use its memory. (It reads the last pull off the
+    change in the counts.)
+    """
+
+    def __init__(self):
+        self._last = None
+
+    def __call__(self, successes, failures, t, n, rng):
+        s, f = _check_counts(successes, failures)
+        N, k = s.shape
+        if t == 0 or self._last is None:
+            a = rng.integers(0, k, size=N)
+        else:
+            ds, df = s - self._last[0], f - self._last[1]
+            prev = np.argmax(ds + df, axis=1)
+            won = ds.sum(axis=1) > 0
+            other = (prev + rng.integers(1, k, size=N)) % k if k > 1 else prev
+            a = np.where(won, prev, other)
+        self._last = (s.copy(), f.copy())
+        return a
+
+
 # --------------------------------------------------------------------- Bayes-optimal: DP over beliefs
 
 

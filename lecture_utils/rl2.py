@@ -125,7 +125,7 @@ class RL2Config:
     value_coef: float = 0.5
     expected_reward: bool = True  # returns built from p[a] (see a2c_loss)
     normalize_advantages: bool = True
-    task_critic: bool = False  # baseline from a critic that sees p (see TaskCritic)
+    task_critic: bool = True  # baseline from a critic that sees p (see TaskCritic)
     lr_decay: bool = True  # lr annealed linearly to 0: the last updates polish instead of jitter
     seed: int = 0
 

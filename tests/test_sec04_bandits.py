@@ -130,3 +130,16 @@ def test_run_trials_shapes_and_errors():
 def test_tune_and_fraction():
     assert bd.tune(bd.make_eps_greedy, (0.0, 0.9), 2, 10, seed=0, n_tasks=2000) == 0.0
     assert bd.fraction_of_the_way(7.0, 5.0, 9.0) == 0.5
+
+
+def test_win_stay_lose_shift():
+    p = np.array([[1.0, 0.0], [0.0, 0.0]])
+    res = bd.run_trials(bd.WinStayLoseShift(), p, 6, np.random.default_rng(0))
+    # task 0: once on arm 0 it stays forever; task 1: it alternates
+    a0 = list(res.actions[0])
+    first = a0.index(0)
+    assert all(a == 0 for a in a0[first:])
+    assert all(res.actions[1, t] != res.actions[1, t + 1] for t in range(5))
+    two = bd.run_trials(bd.WinStayLoseShift(), bd.sample_tasks(np.random.default_rng(1), 8000, 2), 10,
+                        np.random.default_rng(2))
+    assert 5.7 < two.mean < 5.9  # between random (5) and Bayes-optimal (6.02)

@@ -27,7 +27,6 @@ def check_beta_update(beta_update) -> None:
         for step in range(int(rng.integers(1, 15))):  # a generated history of pulls, fed one at a time
             a = int(rng.integers(k))
             r = int(rng.random() < p[a])
-            before = (alpha.copy(), beta.copy())
             got = _pair(call(beta_update, alpha.copy(), beta.copy(), a, r), "beta_update")
             want_a[a] += r
             want_b[a] += 1 - r
@@ -35,8 +34,6 @@ def check_beta_update(beta_update) -> None:
             expect_close(got[0], want_a, "alpha after the update", case=where)
             expect_close(got[1], want_b, "beta after the update", case=where)
             alpha, beta = as_array(got[0], "alpha"), as_array(got[1], "beta")
-            if not (np.array_equal(before[0], before[0]) and np.array_equal(before[1], before[1])):
-                raise CheckFailed("beta_update changed its inputs")  # pragma: no cover
 
 
 @cache

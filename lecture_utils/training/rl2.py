@@ -16,7 +16,7 @@ from lecture_utils.bandits import BayesOptimal, fraction_of_the_way, sample_task
 from lecture_utils.rl2 import CHECKPOINT_DIR, RL2Config, checkpoint_path, evaluate, save_checkpoint, train_rl2
 
 # (k, n) -> number of A2C updates; the table's settings
-SETTINGS: dict[tuple[int, int], int] = {(2, 10): 6000, (5, 10): 6000, (2, 20): 5000}
+SETTINGS: dict[tuple[int, int], int] = {(2, 10): 3000, (5, 10): 5000, (2, 20): 4000}
 
 
 def main(argv: list[str] | None = None) -> int:
