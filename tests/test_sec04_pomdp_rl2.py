@@ -9,6 +9,8 @@ import torch
 from lecture_utils import bandits as bd
 from lecture_utils import pomdp, rl2
 
+torch.set_num_threads(1)  # as lecture_utils.setup() does: tiny networks are much slower with a thread pool
+
 # ------------------------------------------------------------------------------------------------ POMDP
 
 
