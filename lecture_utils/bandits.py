@@ -303,6 +303,29 @@ def tune(factory, grid, k: int, n: int, seed: int, n_tasks: int = 4000) -> float
     return float(grid[int(np.argmax(scores))])
 
 
+def compare_baselines(k: int, n: int, n_tasks: int = 10_000, seed: int = 0, gittins: bool = True,
+                      tune_tasks: int = 4000) -> tuple[dict, np.ndarray]:
+    """The hand-made bandit algorithms on the same n_tasks tasks: ({name: (mean total, standard error)}, p).
+
+    UCB1's c and epsilon-greedy's epsilon are tuned on other tasks (as in RL^2's Table 1). Gittins needs an index
+    table that grows as n^3: leave it out for long horizons.
+    """
+    tune_seed = seed + 1000
+    methods = {"random": random_policy}
+    if gittins:
+        methods["Gittins"] = make_gittins(n)
+    methods["Thompson"] = thompson
+    methods["UCB1"] = make_ucb1(tune(make_ucb1, UCB1_GRID, k, n, tune_seed, tune_tasks))
+    methods["eps-greedy"] = make_eps_greedy(tune(make_eps_greedy, EPS_GRID, k, n, tune_seed, tune_tasks))
+    methods["greedy"] = greedy
+    p = sample_tasks(np.random.default_rng(seed), n_tasks, k)
+    out = {}
+    for name, policy in methods.items():
+        res = run_trials(policy, p, n, np.random.default_rng(seed + 1))
+        out[name] = (res.mean, res.stderr)
+    return out, p
+
+
 def fraction_of_the_way(value: float, random_value: float, optimal_value: float) -> float:
     """How far `value` is from random (0) to Bayes-optimal (1)."""
     return (value - random_value) / (optimal_value - random_value)

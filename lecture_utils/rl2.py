@@ -249,9 +249,10 @@ def load_rl2(k: int, n: int, directory: Path | str | None = None):
 
 # ------------------------------------------------------------------------- the table (RL^2's Table 1)
 
-# Duan et al. 2016, Table 1 (p ~ U[0, 1]), expected total reward for k = 5 arms, n = 10 pulls
+# Duan et al. 2016, Table 1 (p ~ U[0, 1]), expected total reward for k = 5 arms, n = 10 and n = 100 pulls
 PAPER_K5_N10 = {"random": 5.0, "Gittins": 6.6, "Thompson": 5.7, "UCB1": 6.7, "eps-greedy": 6.6, "greedy": 6.6,
                 "RL^2": 6.7}
+PAPER_K5_N100 = {"Gittins": 78.3, "Thompson": 74.7, "UCB1": 78.0, "RL^2": 78.7}
 TABLE_SETTINGS = ((2, 10), (2, 20), (5, 10))
 
 
@@ -263,21 +264,7 @@ def compare_methods(k: int, n: int, n_tasks: int = 10_000, seed: int = 0, rl2_di
     """
     from lecture_utils import bandits as bd
 
-    rng = np.random.default_rng(seed)
-    tune_seed = seed + 1000
-    methods = {
-        "random": bd.random_policy,
-        "Gittins": bd.make_gittins(n),
-        "Thompson": bd.thompson,
-        "UCB1": bd.make_ucb1(bd.tune(bd.make_ucb1, bd.UCB1_GRID, k, n, tune_seed)),
-        "eps-greedy": bd.make_eps_greedy(bd.tune(bd.make_eps_greedy, bd.EPS_GRID, k, n, tune_seed)),
-        "greedy": bd.greedy,
-    }
-    p = bd.sample_tasks(rng, n_tasks, k)
-    out = {}
-    for name, policy in methods.items():
-        res = bd.run_trials(policy, p, n, np.random.default_rng(seed + 1))
-        out[name] = (res.mean, res.stderr)
+    out, p = bd.compare_baselines(k, n, n_tasks, seed)
     policy, _, _ = load_rl2(k, n, rl2_dir)
     totals = evaluate(policy, p, n, seed=seed + 1)
     out["RL^2"] = (float(totals.mean()), float(totals.std(ddof=1) / np.sqrt(n_tasks)))

@@ -171,3 +171,14 @@ def test_lecture_train_rl2_quick_regenerates_a_checkpoint(tmp_path, capsys):
     pol, cfg, info = rl2.load_rl2(2, 5, tmp_path)
     assert cfg.iters == 20 and len(info["curve"]) == 20
     assert "rl2 k=2 n=5" in capsys.readouterr().out
+
+
+def test_compare_methods_table_row():
+    row = rl2.compare_methods(2, 10, n_tasks=500)
+    assert list(row) == ["random", "Gittins", "Thompson", "UCB1", "eps-greedy", "greedy", "RL^2", "Bayes-optimal"]
+    assert row["Bayes-optimal"] == (pytest.approx(bd.BayesOptimal(2, 10).value()), 0.0)
+    assert all(se > 0 for name, (_, se) in row.items() if name != "Bayes-optimal")
+    # the shipped RL^2 is far above random on these tasks
+    assert row["RL^2"][0] > row["random"][0] + 0.5
+    base, p = bd.compare_baselines(5, 20, n_tasks=200, gittins=False, tune_tasks=100)
+    assert "Gittins" not in base and p.shape == (200, 5)

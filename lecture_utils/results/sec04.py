@@ -5,8 +5,8 @@ Computed by the same code as the notebook's table (lecture_utils.rl2.compare_met
 
 from __future__ import annotations
 
-from lecture_utils.bandits import fraction_of_the_way
-from lecture_utils.rl2 import PAPER_K5_N10, TABLE_SETTINGS, compare_methods, load_rl2
+from lecture_utils.bandits import compare_baselines, fraction_of_the_way
+from lecture_utils.rl2 import PAPER_K5_N10, PAPER_K5_N100, TABLE_SETTINGS, compare_methods, load_rl2
 
 
 def results() -> list[dict]:
@@ -29,4 +29,9 @@ def results() -> list[dict]:
                              "value": mean, "reference": PAPER_K5_N10.get(method, PAPER_K5_N10["Gittins"]),
                              "reference_name": "Duan et al. 2016, Table 1" + (
                                  "" if method in PAPER_K5_N10 else " (Gittins)")})
+    long_row, _ = compare_baselines(5, 100, n_tasks=4000, gittins=False, tune_tasks=1000)  # as in the notebook
+    for method in ("Thompson", "UCB1"):
+        rows.append({"section": "04", "name": f"k=5 n=100: {method}, expected total reward",
+                     "value": long_row[method][0], "reference": PAPER_K5_N100[method],
+                     "reference_name": "Duan et al. 2016, Table 1"})
     return rows
