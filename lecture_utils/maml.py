@@ -65,6 +65,30 @@ def meta_gradient(params: Params, meta_loss_fn: Callable[[Params], torch.Tensor]
     return {k: torch.zeros_like(params[k]) if g is None else g for k, g in zip(names, grads)}
 
 
+def functional_inner_step(loss_fn: Callable[[Params], torch.Tensor], params: Params, alpha: float,
+                          first_order: bool = False) -> Params:
+    """The same step written with torch.func: theta' = theta - alpha * torch.func.grad(loss_fn)(theta).
+
+    Pure (no .backward, no requires_grad bookkeeping), so it composes with torch.func.grad (second order
+    for free) and torch.func.vmap (one theta'_i per task).
+    """
+    g = torch.func.grad(loss_fn)(params)
+    if first_order:
+        g = {k: v.detach() for k, v in g.items()}
+    return {k: params[k] - alpha * g[k] for k in params}
+
+
+def functional_meta_gradient(support_loss_fn: Callable[[Params], torch.Tensor],
+                             query_loss_fn: Callable[[Params], torch.Tensor], params: Params, alpha: float,
+                             first_order: bool = False) -> Params:
+    """grad_theta L^query(theta - alpha grad_theta L^support(theta)) for one task, with torch.func."""
+
+    def meta_loss(p: Params) -> torch.Tensor:
+        return query_loss_fn(functional_inner_step(support_loss_fn, p, alpha, first_order))
+
+    return torch.func.grad(meta_loss)(params)
+
+
 def finite_difference_gradient(params: Params, loss_fn: Callable[[Params], torch.Tensor],
                                eps: float = 1e-5, n_coords: int | None = None,
                                generator: torch.Generator | None = None) -> tuple[Params, Params]:
@@ -79,7 +103,10 @@ def finite_difference_gradient(params: Params, loss_fn: Callable[[Params], torch
         g = torch.zeros_like(v)
         m = torch.zeros_like(v)
         n = v.numel()
-        idx = torch.arange(n) if n_coords is None or n_coords >= n else torch.randperm(n, generator=generator)[:n_coords]
+        if n_coords is None or n_coords >= n:
+            idx = torch.arange(n)
+        else:
+            idx = torch.randperm(n, generator=generator)[:n_coords]
         for j in idx.tolist():
             vals = []
             for sgn in (1.0, -1.0):
@@ -89,7 +116,7 @@ def finite_difference_gradient(params: Params, loss_fn: Callable[[Params], torch
                 p[k] = pk.reshape(v.shape)
                 with torch.enable_grad():  # loss_fn may need autograd for its own inner step
                     p = {kk: vv.clone().requires_grad_(True) for kk, vv in p.items()}
-                    vals.append(float(loss_fn(p)))
+                    vals.append(loss_fn(p).detach().item())
             g.view(-1)[j] = (vals[0] - vals[1]) / (2 * eps)
             m.view(-1)[j] = 1.0
         est[k], mask[k] = g, m
@@ -97,10 +124,10 @@ def finite_difference_gradient(params: Params, loss_fn: Callable[[Params], torch
 
 
 def flat(d: Params, mask: Params | None = None) -> torch.Tensor:
-    """Concatenate a dict of tensors (optionally only the masked entries) into one vector."""
+    """Concatenate a dict of tensors (optionally only the masked entries) into one detached vector."""
     if mask is None:
-        return torch.cat([v.reshape(-1) for v in d.values()])
-    return torch.cat([d[k].reshape(-1)[mask[k].reshape(-1) > 0] for k in d])
+        return torch.cat([v.detach().reshape(-1) for v in d.values()])
+    return torch.cat([d[k].detach().reshape(-1)[mask[k].reshape(-1) > 0] for k in d])
 
 
 def cosine(a: torch.Tensor, b: torch.Tensor) -> float:
@@ -130,27 +157,32 @@ def maml_rl_loss(model, params: Params, goals: torch.Tensor, n_traj: int, alpha:
 
 
 def adapt_rl(model, params: Params, goals: torch.Tensor, n_traj: int, alpha: float, steps: int,
-             gamma: float = 0.99, generator: torch.Generator | None = None, keep: bool = False):
+             gamma: float = 0.99, generator: torch.Generator | None = None, keep: bool = False,
+             batched: bool = False):
     """Evaluate fast adaptation: for each goal, `steps` policy-gradient steps from theta, n_traj rollouts each.
 
+    batched=True: params already carry a leading [T] dimension (a different theta per goal).
     Returns returns [steps + 1, T] (average return with theta, theta', theta'', ...) and, if keep=True,
-    the list of rollouts (dicts of tensors) at every step.
+    also the list of rollouts (dicts of tensors) and the list of parameter dicts (batched over goals)
+    at every step.
     """
     from lecture_utils.policy_gradient import average_return, batch_params, pg_loss, rollout
 
     T = len(goals)
-    theta = {k: v.detach().clone().requires_grad_(True) for k, v in batch_params(params, T).items()}
-    rets, kept = [], []
+    theta = params if batched else batch_params(params, T)
+    theta = {k: v.detach().clone().requires_grad_(True) for k, v in theta.items()}
+    rets, kept, thetas = [], [], []
     for k in range(steps + 1):
         batch = rollout(model, theta, goals, n_traj, generator)
         rets.append(average_return(batch["rewards"]))
         if keep:
             kept.append(batch)
+            thetas.append({n: v.detach() for n, v in theta.items()})
         if k < steps:
             new = inner_step(theta, pg_loss(model, theta, batch, gamma).sum(), alpha, first_order=True)
             theta = {n: v.detach().requires_grad_(True) for n, v in new.items()}
     out = torch.stack(rets)
-    return (out, kept) if keep else out
+    return (out, kept, thetas) if keep else out
 
 
 def oracle_return(goals: torch.Tensor, horizon: int | None = None) -> torch.Tensor:
@@ -164,3 +196,33 @@ def oracle_return(goals: torch.Tensor, horizon: int | None = None) -> torch.Tens
         o, r = env.step(env.goals[:, None, :] - o)
         total += r
     return total[:, 0]
+
+
+# Average return on 2D navigation (40 goals) after 0, 1, 2, 3 policy-gradient steps, from the MAML paper's
+# released result files (Finn et al. 2017, Fig. 5 / rllab maml_examples).
+PAPER_POINT_NAV = {
+    "MAML": (-40.4, -11.7, -3.33, -3.23),
+    "pretrained": (-40.8, -19.7, -11.7, -8.47),
+    "random init": (-82.7, -58.0, -53.8, -46.8),
+    "oracle": (-2.29,),
+}
+
+
+def compare_adaptation(model, methods: dict[str, Params], alpha: float, steps: int = 3, n_goals: int = 40,
+                       n_traj: int = 20, seeds=(0, 1, 2), gamma: float = 0.99) -> dict[str, torch.Tensor]:
+    """Average return over n_goals new goals after 0..steps inner steps, for every initialisation in `methods`.
+
+    Each evaluation seed draws its own goals (the same for every method); all seeds' goals run as one
+    batch of tasks. Also returns the "oracle" (moves straight to the goal it sees).
+    Values: tensors [n_seeds, steps + 1] (oracle: [n_seeds, 1]).
+    """
+    from lecture_utils.envs.point_nav import sample_goals
+
+    goals = torch.cat([sample_goals(n_goals, torch.Generator().manual_seed(10_000 + s)) for s in seeds])
+    out = {}
+    for name, params in methods.items():  # one batch of n_seeds x n_goals tasks per method
+        gen = torch.Generator().manual_seed(20_000 + seeds[0])  # the same noise for every method
+        rets = adapt_rl(model, params, goals, n_traj, alpha, steps, gamma, gen)
+        out[name] = rets.reshape(steps + 1, len(seeds), n_goals).mean(-1).T.contiguous()
+    out["oracle"] = oracle_return(goals).reshape(len(seeds), n_goals).mean(1, keepdim=True)
+    return out

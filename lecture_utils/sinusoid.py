@@ -106,22 +106,46 @@ def train(kind: str, iterations: int, seed: int = 0, meta_batch: int = 25, k: in
 
 
 def mse_after_steps(model: nn.Module, params: Params, n_tasks: int = 100, k: int = 10, steps: int = 10,
-                    alpha: float = 0.01, seed: int = 0, n_query: int = 100):
+                    alpha: float = 0.01, seed: int = 0, n_query: int = 100, shared: bool = False):
     """Mean over n_tasks new tasks of the MSE on n_query points after 0..steps SGD steps on K examples.
 
-    Returns (mse [steps + 1] averaged over tasks, per-task mse [steps + 1, n_tasks]).
+    shared=True shows the pitfall: one theta' adapted to the mean of all tasks' support losses instead
+    of one theta'_i per task. Returns (mse [steps + 1] averaged over tasks, per-task mse [steps + 1, n_tasks]).
     """
     gen = torch.Generator().manual_seed(seed)
     amp, phase = sample_tasks(n_tasks, gen)
     xs, ys = sample_data(amp, phase, k, gen)
     xq, yq = sample_data(amp, phase, n_query, gen)
-    theta = {n: v.detach().clone().requires_grad_(True) for n, v in batch_params(params, n_tasks).items()}
+    theta = {n: v.detach().clone().requires_grad_(True) for n, v in params.items()}
+    if not shared:
+        theta = {n: v.detach().clone().requires_grad_(True) for n, v in batch_params(params, n_tasks).items()}
+    per_task_params = (lambda th: th) if not shared else (lambda th: batch_params(th, n_tasks))
     out = []
-    for s in range(steps + 1):
+    for step in range(steps + 1):
         with torch.no_grad():
-            out.append(mse(model, theta, xq, yq))
-        if s < steps:
-            new = inner_step(theta, mse(model, theta, xs, ys).sum(), alpha, first_order=True)
+            out.append(mse(model, per_task_params(theta), xq, yq))
+        if step < steps:
+            losses = mse(model, per_task_params(theta), xs, ys)
+            new = inner_step(theta, losses.mean() if shared else losses.sum(), alpha, first_order=True)
             theta = {n: v.detach().requires_grad_(True) for n, v in new.items()}
     per_task = torch.stack(out)
     return per_task.mean(1), per_task
+
+
+def plot_adaptation(ax, model: nn.Module, inits: dict[str, Params], amp: float, phase: float, k: int = 10,
+                    alpha: float = 0.01, steps: int = 1, seed: int = 0) -> None:
+    """One task: the true curve, its K examples, and each initialisation's fit after `steps` steps on them."""
+    gen = torch.Generator().manual_seed(seed)
+    a, p = torch.tensor([float(amp)]), torch.tensor([float(phase)])
+    xs, ys = sample_data(a, p, k, gen)
+    grid = torch.linspace(*X_RANGE, 200)[None, :, None]
+    ax.plot(grid[0, :, 0], target(a, p, grid)[0, :, 0], color="k", lw=2, label="true task")
+    ax.plot(xs[0, :, 0], ys[0, :, 0], "k^", ms=7, label=f"K={k} examples")
+    for name, params in inits.items():
+        theta = {n: v.detach().clone().requires_grad_(True) for n, v in batch_params(params, 1).items()}
+        for _ in range(steps):
+            new = inner_step(theta, mse(model, theta, xs, ys).sum(), alpha, first_order=True)
+            theta = {n: v.detach().requires_grad_(True) for n, v in new.items()}
+        with torch.no_grad():
+            ax.plot(grid[0, :, 0], predict(model, theta, grid)[0, :, 0], ls="--", label=f"{name}, {steps} step")
+    ax.set_xlabel("x")

@@ -32,7 +32,8 @@ class PointNavEnv(gym.Env):
     metadata = {"render_modes": []}
 
     def __init__(self, goal=None, horizon: int = HORIZON):
-        self.observation_space = gym.spaces.Box(-np.inf, np.inf, shape=(2,), dtype=np.float32)
+        bound = MAX_ACTION * horizon  # the farthest the point can get from the origin on each axis
+        self.observation_space = gym.spaces.Box(-bound, bound, shape=(2,), dtype=np.float32)
         self.action_space = gym.spaces.Box(-MAX_ACTION, MAX_ACTION, shape=(2,), dtype=np.float32)
         self.horizon = int(horizon)
         self._fixed_goal = None if goal is None else self._check_goal(goal)
@@ -94,3 +95,23 @@ class BatchedPointNav:
         self.pos = self.pos + actions.clamp(-MAX_ACTION, MAX_ACTION)
         reward = -torch.linalg.norm(self.pos - self.goals[:, None, :], dim=-1)
         return self.pos.clone(), reward
+
+
+def plot_paths(ax, positions, goal=None, color=None, label: str | None = None, alpha: float = 0.5):
+    """Draw paths positions [N, H + 1, 2] (from the origin), the goal as a star, and the goal square."""
+    from matplotlib.patches import Rectangle
+
+    positions = np.asarray(positions)
+    if positions.ndim != 3 or positions.shape[-1] != 2:
+        raise ValueError(f"positions must have shape [n_traj, H + 1, 2], got {positions.shape}")
+    for n, path in enumerate(positions):
+        (line,) = ax.plot(path[:, 0], path[:, 1], color=color, alpha=alpha, lw=1, label=label if n == 0 else None)
+        color = line.get_color()
+    if goal is not None:
+        g = np.asarray(goal)
+        ax.plot(g[0], g[1], marker="*", ms=14, color="k", zorder=5)
+    ax.add_patch(Rectangle((GOAL_LOW, GOAL_LOW), GOAL_HIGH - GOAL_LOW, GOAL_HIGH - GOAL_LOW, fill=False, ls=":",
+                           color="gray"))
+    ax.plot(0, 0, "ko", ms=4)
+    ax.set_aspect("equal")
+    return color

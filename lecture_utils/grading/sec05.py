@@ -96,7 +96,8 @@ def check_inner_step(inner_step) -> None:
                          atol=1e-9, case=where)
         outer_fo = _mse(model, adapted_fo, xq, yq)
         if not outer_fo.requires_grad:
-            raise CheckFailed(f"with first_order=True theta' must still depend on theta (as theta - alpha * g) ({where})")
+            raise CheckFailed(f"with first_order=True theta' must still depend on theta (as theta - alpha * g) "
+                              f"({where})")
         if not torch.allclose(_flat_grad(outer_fo, params), fo_g, rtol=1e-6, atol=1e-9):
             raise CheckFailed(f"with first_order=True the gradient through theta' should treat the inner gradient "
                               f"as a constant ({where})")
@@ -126,7 +127,8 @@ def check_maml_loss(maml_loss) -> None:
 
         got = call(maml_loss, model, params, tasks, alpha)
         if not isinstance(got, torch.Tensor) or got.ndim != 0:
-            raise CheckFailed(f"maml_loss should return a scalar tensor, got {getattr(got, 'shape', type(got).__name__)}")
+            got_what = getattr(got, "shape", type(got).__name__)
+            raise CheckFailed(f"maml_loss should return a scalar tensor, got {got_what}")
         want = _ref_maml_loss(model, params, tasks, alpha)
         expect_close(got.detach(), want.detach(), "meta-loss", rtol=1e-6, atol=1e-9, case=where)
         if not got.requires_grad:

@@ -68,8 +68,8 @@ def train(kind: str, config: dict, seed: int, log=print) -> tuple[dict, list]:
         opt.step()
         history.append((it, float(before.mean()), after))
         if it % 25 == 0 or it == config["iterations"] - 1:
-            log(f"  {kind} it {it:4d}: return {history[-1][1]:7.2f}, after one step {after:7.2f} "
-                f"({time.perf_counter() - t0:.0f} s)")
+            adapted = f", after one step {after:7.2f}" if kind == "maml" else ""
+            log(f"  {kind} it {it:4d}: return {history[-1][1]:7.2f}{adapted} ({time.perf_counter() - t0:.0f} s)")
     return {k: v.detach().clone() for k, v in theta.items()}, history
 
 
@@ -79,10 +79,13 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--out", type=Path, default=CHECKPOINT)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--iterations", type=int, default=None)
+    p.add_argument("--alpha", type=float, default=None, help=f"inner step size (default {CONFIG['alpha']})")
+    p.add_argument("--beta", type=float, default=None, help=f"Adam learning rate (default {CONFIG['beta']})")
     args = p.parse_args(argv)
     config = dict(CONFIG, **(QUICK if args.quick else {}))
-    if args.iterations is not None:
-        config["iterations"] = args.iterations
+    for key in ("iterations", "alpha", "beta"):
+        if getattr(args, key) is not None:
+            config[key] = getattr(args, key)
     torch.set_num_threads(1)
     out = {"config": config, "seed": args.seed}
     t0 = time.perf_counter()
@@ -102,3 +105,11 @@ def load(path: Path = CHECKPOINT) -> tuple[object, dict]:
     """(policy module, checkpoint dict) — the module is only the architecture; use the dicts as params."""
     ckpt = torch.load(path, weights_only=True)
     return make_policy(ckpt["config"]), ckpt
+
+
+def random_init(config: dict, seed: int = 1) -> dict:
+    """The "random initialisation" baseline: a freshly initialised policy's parameters (seeded)."""
+    from lecture_utils.policy_gradient import init_params
+
+    torch.manual_seed(seed)
+    return init_params(make_policy(config))
