@@ -225,3 +225,17 @@ def test_train_command_regenerates_a_quick_checkpoint(name, tmp_path):
                          weights_only=True)
     for kind in ("maml", "pretrained"):
         assert {k: v.shape for k, v in ckpt[kind].items()} == {k: v.shape for k, v in shipped[kind].items()}
+
+
+def test_shipped_rl_checkpoints_match_the_documented_command():
+    from lecture_utils.training import maml as maml_training
+
+    for seed in maml_training.SEEDS:
+        path = maml_training.checkpoint_path(seed)
+        assert path.exists(), f"missing {path.name}: run `lecture train maml --seed {seed}`"
+        policy, ckpt = maml_training.load(path)
+        assert ckpt["seed"] == seed
+        assert ckpt["config"] == maml_training.CONFIG
+    ev = maml_training.evaluate_seeds(seeds=(0,), steps=1, n_goals=2, n_traj=2)
+    assert set(ev) == {"MAML", "pretrained", "random init", "oracle"}
+    assert ev["MAML"].shape == (1, 2) and ev["oracle"].shape == (1, 1)

@@ -24,14 +24,10 @@ def results() -> list[dict]:
 
     ckpt_rl = torch.load(maml_training.CHECKPOINT, weights_only=True)
     config = ckpt_rl["config"]
-    policy = maml_training.make_policy(config)
-    methods = {"MAML": ckpt_rl["maml"], "pretrained": ckpt_rl["pretrained"],
-               "random init": maml_training.random_init(config, seed=1)}
-    evals = maml.compare_adaptation(policy, methods, alpha=config["alpha"], steps=3, n_goals=40, n_traj=20,
-                                    seeds=(0, 1, 2))
+    evals = maml_training.evaluate_seeds(seeds=maml_training.SEEDS, steps=3, n_goals=40, n_traj=20)
     for name, runs in evals.items():
         for k, paper in enumerate(maml.PAPER_POINT_NAV[name]):
-            what = "oracle (straight to the seen goal)" if name == "oracle" else f"{name}, {k} steps"
+            what = "oracle (straight to the seen goal)" if name == "oracle" else f"{name}, {k} steps (3 seeds)"
             rows.append({"section": "05", "name": f"2D nav return: {what}", "value": float(runs[:, k].mean()),
                          "reference": paper, "reference_name": "MAML paper (40 goals)"})
     rows.append({"section": "05", "name": f"2D nav: MAML meta-training time (s, {config['iterations']} its)",
