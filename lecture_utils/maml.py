@@ -1,0 +1,228 @@
+"""MAML (Finn et al. 2017) with parameters as dicts and the inner step as a pure function.
+
+    inner step (slides):  f_theta(M_i) = theta + alpha grad J_i(theta)      (= theta - alpha grad L_i(theta))
+    meta update (slides): theta <- theta + beta sum_i grad_theta J_i[theta + alpha grad J_i(theta)]
+
+The meta-gradient flows *through* the inner step: d theta'_i / d theta = I - alpha Hessian L_i(theta),
+so the inner gradient must be taken with ``create_graph=True``. The first-order variant (FOMAML) drops
+the Hessian term by treating the inner gradient as a constant.
+Each task i gets its own adapted parameters theta'_i.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import torch
+
+Params = dict[str, torch.Tensor]
+
+
+def _check_params(params) -> None:
+    if not isinstance(params, dict) or not params:
+        raise TypeError(f"params must be a non-empty dict name -> tensor, got {type(params).__name__}")
+    for k, v in params.items():
+        if not isinstance(v, torch.Tensor):
+            raise TypeError(f"params[{k!r}] must be a torch.Tensor, got {type(v).__name__}")
+
+
+def inner_step(params: Params, loss: torch.Tensor, alpha: float, first_order: bool = False) -> Params:
+    """theta' = theta - alpha grad_theta loss, as a new dict (params are not modified).
+
+    Second order (default): the result stays a differentiable function of theta (create_graph=True).
+    first_order=True: the gradient is detached, so d theta'/d theta = I (FOMAML).
+    `loss` may be a sum over tasks of per-task losses when params carry a leading task dimension:
+    each task's slice of the gradient then only sees its own loss.
+    """
+    _check_params(params)
+    if not isinstance(loss, torch.Tensor) or loss.ndim != 0:
+        raise ValueError(f"loss must be a scalar tensor, got {getattr(loss, 'shape', type(loss).__name__)}")
+    names = list(params)
+    grads = torch.autograd.grad(loss, [params[k] for k in names], create_graph=not first_order,
+                                allow_unused=True)
+    out = {}
+    for k, g in zip(names, grads):
+        if g is None:
+            g = torch.zeros_like(params[k])
+        out[k] = params[k] - alpha * (g.detach() if first_order else g)
+    return out
+
+
+def adapt(params: Params, loss_fn: Callable[[Params], torch.Tensor], alpha: float, steps: int = 1,
+          first_order: bool = False) -> Params:
+    """`steps` inner steps theta -> theta' -> theta'' ..., each on loss_fn(current params)."""
+    for _ in range(steps):
+        params = inner_step(params, loss_fn(params), alpha, first_order)
+    return params
+
+
+def meta_gradient(params: Params, meta_loss_fn: Callable[[Params], torch.Tensor]) -> Params:
+    """grad_theta of a scalar meta-loss (e.g. sum_i L_i(theta'_i)) as a dict like params."""
+    _check_params(params)
+    loss = meta_loss_fn(params)
+    names = list(params)
+    grads = torch.autograd.grad(loss, [params[k] for k in names], allow_unused=True)
+    return {k: torch.zeros_like(params[k]) if g is None else g for k, g in zip(names, grads)}
+
+
+def functional_inner_step(loss_fn: Callable[[Params], torch.Tensor], params: Params, alpha: float,
+                          first_order: bool = False) -> Params:
+    """The same step written with torch.func: theta' = theta - alpha * torch.func.grad(loss_fn)(theta).
+
+    Pure (no .backward, no requires_grad bookkeeping), so it composes with torch.func.grad (second order
+    for free) and torch.func.vmap (one theta'_i per task).
+    """
+    g = torch.func.grad(loss_fn)(params)
+    if first_order:
+        g = {k: v.detach() for k, v in g.items()}
+    return {k: params[k] - alpha * g[k] for k in params}
+
+
+def functional_meta_gradient(support_loss_fn: Callable[[Params], torch.Tensor],
+                             query_loss_fn: Callable[[Params], torch.Tensor], params: Params, alpha: float,
+                             first_order: bool = False) -> Params:
+    """grad_theta L^query(theta - alpha grad_theta L^support(theta)) for one task, with torch.func."""
+
+    def meta_loss(p: Params) -> torch.Tensor:
+        return query_loss_fn(functional_inner_step(support_loss_fn, p, alpha, first_order))
+
+    return torch.func.grad(meta_loss)(params)
+
+
+def finite_difference_gradient(params: Params, loss_fn: Callable[[Params], torch.Tensor],
+                               eps: float = 1e-5, n_coords: int | None = None,
+                               generator: torch.Generator | None = None) -> tuple[Params, Params]:
+    """Central differences (L(theta + eps e_j) - L(theta - eps e_j)) / 2 eps on coordinates of theta.
+
+    n_coords=None: every coordinate. Otherwise n_coords random coordinates per tensor. Returns
+    (gradient estimates, 0/1 masks saying which coordinates were estimated). Use float64 params.
+    """
+    est, mask = {}, {}
+    base = {k: v.detach().clone() for k, v in params.items()}
+    for k, v in base.items():
+        g = torch.zeros_like(v)
+        m = torch.zeros_like(v)
+        n = v.numel()
+        if n_coords is None or n_coords >= n:
+            idx = torch.arange(n)
+        else:
+            idx = torch.randperm(n, generator=generator)[:n_coords]
+        for j in idx.tolist():
+            vals = []
+            for sgn in (1.0, -1.0):
+                p = dict(base)
+                pk = v.clone().reshape(-1)
+                pk[j] += sgn * eps
+                p[k] = pk.reshape(v.shape)
+                with torch.enable_grad():  # loss_fn may need autograd for its own inner step
+                    p = {kk: vv.clone().requires_grad_(True) for kk, vv in p.items()}
+                    vals.append(loss_fn(p).detach().item())
+            g.view(-1)[j] = (vals[0] - vals[1]) / (2 * eps)
+            m.view(-1)[j] = 1.0
+        est[k], mask[k] = g, m
+    return est, mask
+
+
+def flat(d: Params, mask: Params | None = None) -> torch.Tensor:
+    """Concatenate a dict of tensors (optionally only the masked entries) into one detached vector."""
+    if mask is None:
+        return torch.cat([v.detach().reshape(-1) for v in d.values()])
+    return torch.cat([d[k].detach().reshape(-1)[mask[k].reshape(-1) > 0] for k in d])
+
+
+def cosine(a: torch.Tensor, b: torch.Tensor) -> float:
+    """Cosine similarity of two vectors."""
+    return float(torch.dot(a, b) / (a.norm() * b.norm() + 1e-30))
+
+
+# ---------------------------------------------------------------- MAML for RL (2D point navigation)
+
+
+def maml_rl_loss(model, params: Params, goals: torch.Tensor, n_traj: int, alpha: float, gamma: float = 0.99,
+                 generator: torch.Generator | None = None, first_order: bool = False):
+    """The MAML meta-loss over a batch of navigation tasks (one per goal), one policy-gradient inner step.
+
+    For every task i: sample n_traj trajectories with theta, theta'_i = theta - alpha grad L_i(theta)
+    (REINFORCE surrogate), sample n_traj more with theta'_i, and score L_i(theta'_i). Returns
+    (mean_i L_i(theta'_i) -- differentiable in theta --, returns before [T], returns after [T]).
+    """
+    from lecture_utils.policy_gradient import average_return, batch_params, pg_loss, rollout
+
+    theta = batch_params(params, len(goals))  # one copy per task: each task gets its own theta'_i
+    pre = rollout(model, theta, goals, n_traj, generator)
+    theta_prime = inner_step(theta, pg_loss(model, theta, pre, gamma).sum(), alpha, first_order)
+    post = rollout(model, theta_prime, goals, n_traj, generator)
+    outer = pg_loss(model, theta_prime, post, gamma)
+    return outer.mean(), average_return(pre["rewards"]), average_return(post["rewards"])
+
+
+def adapt_rl(model, params: Params, goals: torch.Tensor, n_traj: int, alpha: float, steps: int,
+             gamma: float = 0.99, generator: torch.Generator | None = None, keep: bool = False,
+             batched: bool = False):
+    """Evaluate fast adaptation: for each goal, `steps` policy-gradient steps from theta, n_traj rollouts each.
+
+    batched=True: params already carry a leading [T] dimension (a different theta per goal).
+    Returns returns [steps + 1, T] (average return with theta, theta', theta'', ...) and, if keep=True,
+    also the list of rollouts (dicts of tensors) and the list of parameter dicts (batched over goals)
+    at every step.
+    """
+    from lecture_utils.policy_gradient import average_return, batch_params, pg_loss, rollout
+
+    T = len(goals)
+    theta = params if batched else batch_params(params, T)
+    theta = {k: v.detach().clone().requires_grad_(True) for k, v in theta.items()}
+    rets, kept, thetas = [], [], []
+    for k in range(steps + 1):
+        batch = rollout(model, theta, goals, n_traj, generator)
+        rets.append(average_return(batch["rewards"]))
+        if keep:
+            kept.append(batch)
+            thetas.append({n: v.detach() for n, v in theta.items()})
+        if k < steps:
+            new = inner_step(theta, pg_loss(model, theta, batch, gamma).sum(), alpha, first_order=True)
+            theta = {n: v.detach().requires_grad_(True) for n, v in new.items()}
+    out = torch.stack(rets)
+    return (out, kept, thetas) if keep else out
+
+
+def oracle_return(goals: torch.Tensor, horizon: int | None = None) -> torch.Tensor:
+    """Return of the policy that sees the goal and moves straight to it at full speed: [T]."""
+    from lecture_utils.envs.point_nav import HORIZON, BatchedPointNav
+
+    env = BatchedPointNav(goals, 1, horizon or HORIZON)
+    o = env.reset()
+    total = torch.zeros(len(goals), 1)
+    for _ in range(env.horizon):
+        o, r = env.step(env.goals[:, None, :] - o)
+        total += r
+    return total[:, 0]
+
+
+# Average return on 2D navigation (40 goals) after 0, 1, 2, 3 policy-gradient steps, from the MAML paper's
+# released result files (Finn et al. 2017, Fig. 5 / rllab maml_examples).
+PAPER_POINT_NAV = {
+    "MAML": (-40.4, -11.7, -3.33, -3.23),
+    "pretrained": (-40.8, -19.7, -11.7, -8.47),
+    "random init": (-82.7, -58.0, -53.8, -46.8),
+    "oracle": (-2.29,),
+}
+
+
+def compare_adaptation(model, methods: dict[str, Params], alpha: float, steps: int = 3, n_goals: int = 40,
+                       n_traj: int = 20, seeds=(0, 1, 2), gamma: float = 0.99) -> dict[str, torch.Tensor]:
+    """Average return over n_goals new goals after 0..steps inner steps, for every initialisation in `methods`.
+
+    Each evaluation seed draws its own goals (the same for every method); all seeds' goals run as one
+    batch of tasks. Also returns the "oracle" (moves straight to the goal it sees).
+    Values: tensors [n_seeds, steps + 1] (oracle: [n_seeds, 1]).
+    """
+    from lecture_utils.envs.point_nav import sample_goals
+
+    goals = torch.cat([sample_goals(n_goals, torch.Generator().manual_seed(10_000 + s)) for s in seeds])
+    out = {}
+    for name, params in methods.items():  # one batch of n_seeds x n_goals tasks per method
+        gen = torch.Generator().manual_seed(20_000 + seeds[0])  # the same noise for every method
+        rets = adapt_rl(model, params, goals, n_traj, alpha, steps, gamma, gen)
+        out[name] = rets.reshape(steps + 1, len(seeds), n_goals).mean(-1).T.contiguous()
+    out["oracle"] = oracle_return(goals).reshape(len(seeds), n_goals).mean(1, keepdim=True)
+    return out

@@ -1,0 +1,164 @@
+"""Policy gradient (REINFORCE with a baseline) for a Gaussian MLP policy, with parameters as a dict.
+
+    grad J(theta) ~= 1/(N H) sum_n sum_t grad log pi_theta(a_t | s_t) (G_t - b_t),   G_t = sum_{t'>=t} gamma^(t'-t) r_t'
+
+Parameters are explicit dicts (``torch.func.functional_call``) so that MAML can push them through an
+inner step; a leading task dimension on every tensor of the dict means "one policy per task" and the
+forward pass is vmapped over it.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+from torch import nn
+from torch.func import functional_call, vmap
+
+from lecture_utils.envs.point_nav import HORIZON, BatchedPointNav
+
+Params = dict[str, torch.Tensor]
+
+
+class GaussianMLPPolicy(nn.Module):
+    """pi_theta(a | s) = N(mu_theta(s), diag(exp(log_std))^2); mu is an MLP with tanh hidden layers."""
+
+    def __init__(self, obs_dim: int = 2, act_dim: int = 2, hidden: tuple[int, ...] = (64, 64),
+                 init_std: float = 0.1, out_scale: float = 0.1):
+        super().__init__()
+        layers: list[nn.Module] = []
+        d = obs_dim
+        for h in hidden:
+            layers += [nn.Linear(d, h), nn.Tanh()]
+            d = h
+        last = nn.Linear(d, act_dim)
+        with torch.no_grad():  # start near a zero-mean policy: exploration comes from the std
+            last.weight.mul_(out_scale)
+            last.bias.zero_()
+        layers.append(last)
+        self.mu = nn.Sequential(*layers)
+        self.log_std = nn.Parameter(torch.full((act_dim,), math.log(init_std)))
+
+    def forward(self, obs: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """obs [..., obs_dim] -> (mean [..., act_dim], log_std [act_dim])."""
+        return self.mu(obs), self.log_std
+
+    def forward_batched(self, params: Params, obs: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """One policy per task: params with a leading [T] dim; obs [T, ..., obs_dim] -> (mean, log_std [T, act_dim]).
+
+        The same as vmap(functional_call) over tasks, written with batched matmuls (~5x faster on a CPU).
+        """
+        h = obs.reshape(obs.shape[0], -1, obs.shape[-1])
+        for i, layer in enumerate(self.mu):
+            if isinstance(layer, nn.Linear):
+                w, b = params[f"mu.{i}.weight"], params[f"mu.{i}.bias"]
+                h = torch.baddbmm(b[:, None, :], h, w.transpose(1, 2))
+            else:
+                h = layer(h)
+        return h.reshape(*obs.shape[:-1], h.shape[-1]), params["log_std"]
+
+
+def init_params(model: nn.Module) -> Params:
+    """The model's parameters as a fresh dict of leaf tensors that require grad (theta)."""
+    return {k: v.detach().clone().requires_grad_(True) for k, v in model.named_parameters()}
+
+
+def batch_params(params: Params, n_tasks: int) -> Params:
+    """One copy of theta per task: every tensor gets a leading [n_tasks] dimension (differentiable)."""
+    return {k: v.unsqueeze(0).expand(n_tasks, *v.shape) for k, v in params.items()}
+
+
+def policy_forward(model: nn.Module, params: Params, obs: torch.Tensor, batched: bool):
+    """(mean, log_std) of pi_theta at obs. batched=True: params and obs have a leading task dimension."""
+    if batched:
+        if isinstance(model, GaussianMLPPolicy):
+            return model.forward_batched(params, obs)
+        return vmap(lambda p, o: functional_call(model, p, (o,)))(params, obs)
+    return functional_call(model, params, (obs,))
+
+
+def log_prob(model: nn.Module, params: Params, obs: torch.Tensor, actions: torch.Tensor,
+             batched: bool = True) -> torch.Tensor:
+    """log pi_theta(a | s) summed over action dims: obs, actions [..., d] -> [...]."""
+    mean, log_std = policy_forward(model, params, obs, batched)
+    if batched:
+        log_std = log_std.reshape(log_std.shape[0], *([1] * (mean.ndim - 2)), log_std.shape[-1])
+    z = (actions - mean) * torch.exp(-log_std)
+    return (-0.5 * z**2 - log_std - 0.5 * math.log(2 * math.pi)).sum(-1)
+
+
+@torch.no_grad()
+def rollout(model: nn.Module, params: Params, goals: torch.Tensor, n_traj: int,
+            generator: torch.Generator | None = None, horizon: int = HORIZON,
+            deterministic: bool = False) -> dict[str, torch.Tensor]:
+    """Sample n_traj trajectories per goal with pi_theta_i for goal i (params batched over goals).
+
+    Returns obs [T, N, H, 2] (the state each action was taken in), actions [T, N, H, 2] (unclipped
+    samples, whose log-probability the gradient uses; the env clips them), rewards [T, N, H] and
+    positions [T, N, H + 1, 2] (the path, starting at the origin).
+    """
+    env = BatchedPointNav(goals, n_traj, horizon)
+    o = env.reset()
+    obs, acts, rews = [], [], []
+    for _ in range(horizon):
+        mean, log_std = policy_forward(model, params, o, batched=True)
+        a = mean
+        if not deterministic:
+            noise = torch.randn(mean.shape, generator=generator)
+            a = mean + torch.exp(log_std)[:, None, :] * noise
+        obs.append(o)
+        acts.append(a)
+        o, r = env.step(a)
+        rews.append(r)
+    obs_t = torch.stack(obs, 2)
+    return {"obs": obs_t, "actions": torch.stack(acts, 2), "rewards": torch.stack(rews, 2), "goals": env.goals,
+            "positions": torch.cat([obs_t, o[:, :, None, :]], 2)}
+
+
+def rewards_to_go(rewards: torch.Tensor, gamma: float) -> torch.Tensor:
+    """G_t = sum_{t' >= t} gamma^(t' - t) r_t' along the last (time) dimension; same shape as rewards."""
+    out = torch.empty_like(rewards)
+    running = torch.zeros_like(rewards[..., 0])
+    for t in range(rewards.shape[-1] - 1, -1, -1):
+        running = rewards[..., t] + gamma * running
+        out[..., t] = running
+    return out
+
+
+def advantages(rewards: torch.Tensor, gamma: float, normalize: bool = False) -> torch.Tensor:
+    """A_t = G_t - b_t with the time-dependent baseline b_t = mean over trajectories of G_t.
+
+    rewards [..., N, H] -> [..., N, H]. normalize=True rescales each task's advantages to mean 0, std 1.
+    """
+    if rewards.ndim < 2:
+        raise ValueError(f"rewards must have shape [..., n_traj, horizon], got {tuple(rewards.shape)}")
+    G = rewards_to_go(rewards, gamma)
+    A = G - G.mean(dim=-2, keepdim=True)
+    if normalize:
+        flat = A.flatten(-2)
+        A = ((flat - flat.mean(-1, keepdim=True)) / (flat.std(-1, keepdim=True) + 1e-8)).reshape(A.shape)
+    return A
+
+
+def reinforce_loss(log_probs: torch.Tensor, rewards: torch.Tensor, gamma: float = 0.99,
+                   normalize: bool = False) -> torch.Tensor:
+    """Surrogate loss L = -mean_{n,t} log pi(a_t|s_t) (G_t - b_t); its gradient is -grad J.
+
+    log_probs, rewards [..., N, H] -> loss [...] (one per task). The advantages carry no gradient.
+    """
+    if log_probs.shape != rewards.shape:
+        raise ValueError(f"log_probs {tuple(log_probs.shape)} and rewards {tuple(rewards.shape)} must match")
+    A = advantages(rewards.detach(), gamma, normalize)
+    return -(log_probs * A).mean(dim=(-2, -1))
+
+
+def average_return(rewards: torch.Tensor) -> torch.Tensor:
+    """Undiscounted return per trajectory averaged over trajectories: rewards [..., N, H] -> [...]."""
+    return rewards.sum(-1).mean(-1)
+
+
+def pg_loss(model: nn.Module, params: Params, batch: dict[str, torch.Tensor], gamma: float = 0.99,
+            normalize: bool = True) -> torch.Tensor:
+    """REINFORCE surrogate of a rollout batch under (batched) params: one loss per task [T]."""
+    lp = log_prob(model, params, batch["obs"], batch["actions"], batched=True)
+    return reinforce_loss(lp, batch["rewards"], gamma, normalize)

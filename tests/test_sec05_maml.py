@@ -1,0 +1,241 @@
+"""Section 05 library code: point navigation, REINFORCE, the MAML inner step and meta-gradient, sinusoids."""
+
+from __future__ import annotations
+
+import math
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+import torch
+from gymnasium.utils.env_checker import check_env
+from torch import nn
+from torch.func import functional_call
+
+from lecture_utils import maml, sinusoid
+from lecture_utils.envs.point_nav import MAX_ACTION, BatchedPointNav, PointNavEnv, sample_goals
+from lecture_utils.policy_gradient import (
+    GaussianMLPPolicy,
+    advantages,
+    batch_params,
+    init_params,
+    log_prob,
+    reinforce_loss,
+    rewards_to_go,
+    rollout,
+)
+from tests.conftest import ROOT
+
+
+@pytest.fixture(autouse=True, scope="module")
+def one_thread():
+    """Small networks on 2 busy cores: one torch thread is ~20x faster than the default pool."""
+    n = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(n)
+
+# ---------------------------------------------------------------- environment
+
+
+def test_point_nav_is_a_gymnasium_env_with_clipping_and_distance_reward():
+    env = PointNavEnv(goal=(0.3, -0.2))
+    check_env(env, skip_render_check=True)
+    obs, info = env.reset(seed=0)
+    assert np.allclose(obs, 0) and np.allclose(info["goal"], [0.3, -0.2])
+    obs, r, term, trunc, _ = env.step(np.array([1.0, -0.05]))
+    assert np.allclose(obs, [MAX_ACTION, -0.05])  # clipped per axis
+    assert r == pytest.approx(-math.hypot(0.3 - 0.1, -0.2 + 0.05), rel=1e-6)
+    assert not term and not trunc
+    for _ in range(99):
+        *_, trunc, _ = env.step(np.zeros(2))
+    assert trunc
+
+
+def test_point_nav_draws_goals_in_the_square_and_rejects_bad_shapes():
+    env = PointNavEnv()
+    goals = np.array([env.reset(seed=s)[1]["goal"] for s in range(50)])
+    assert goals.min() >= -0.5 and goals.max() <= 0.5
+    with pytest.raises(ValueError, match="action must have shape"):
+        env.step(np.zeros(3))
+    with pytest.raises(ValueError, match="goal must have shape"):
+        PointNavEnv(goal=(1.0, 2.0, 3.0))
+    g = sample_goals(1000, torch.Generator().manual_seed(0))
+    assert g.shape == (1000, 2) and g.abs().max() <= 0.5
+
+
+def test_batched_env_matches_the_gymnasium_env():
+    goals = torch.tensor([[0.2, 0.1], [-0.4, 0.3]])
+    benv = BatchedPointNav(goals, n_traj=3)
+    benv.reset()
+    acts = torch.randn(2, 3, 2, generator=torch.Generator().manual_seed(0)) * 0.2
+    _, r = benv.step(acts)
+    for i in range(2):
+        env = PointNavEnv(goal=goals[i].numpy())
+        env.reset()
+        _, ri, *_ = env.step(acts[i, 1].numpy())
+        assert r[i, 1].item() == pytest.approx(ri, abs=1e-6)
+    with pytest.raises(ValueError, match="actions must have shape"):
+        benv.step(torch.zeros(3, 2, 2))
+    with pytest.raises(ValueError, match="goals must have shape"):
+        BatchedPointNav(torch.zeros(4), 2)
+
+
+# ---------------------------------------------------------------- policy gradient
+
+
+def test_rewards_to_go_and_baseline_known_values():
+    r = torch.tensor([[1.0, 2.0, 3.0], [0.0, 0.0, 1.0]])
+    G = rewards_to_go(r, 0.5)
+    assert torch.allclose(G, torch.tensor([[1 + 1 + 0.75, 2 + 1.5, 3.0], [0.25, 0.5, 1.0]]))
+    A = advantages(r, 0.5)
+    assert torch.allclose(A.sum(0), torch.zeros(3))  # baseline = mean over trajectories
+    An = advantages(r, 0.5, normalize=True)
+    assert An.mean().abs() < 1e-6 and (An.std() - 1).abs() < 1e-5
+    with pytest.raises(ValueError, match="n_traj, horizon"):
+        advantages(torch.zeros(5), 0.9)
+
+
+def test_reinforce_gradient_is_unbiased_for_a_gaussian_bandit():
+    # one-step "trajectories", reward -(a - 1)^2 with a ~ N(mu, 1): dJ/dmu = -2 (mu - 1)
+    mu = torch.tensor(0.3, requires_grad=True)
+    gen = torch.Generator().manual_seed(0)
+    a = mu.detach() + torch.randn(20000, 1, generator=gen)
+    lp = -0.5 * (a - mu) ** 2
+    loss = reinforce_loss(lp, -((a - 1) ** 2), gamma=1.0)
+    (g,) = torch.autograd.grad(loss, mu)
+    assert -g.item() == pytest.approx(-2 * (0.3 - 1), rel=0.05)
+    with pytest.raises(ValueError, match="must match"):
+        reinforce_loss(torch.zeros(2, 3), torch.zeros(3, 2))
+
+
+def test_log_prob_matches_torch_distributions_and_rollout_shapes():
+    torch.manual_seed(0)
+    model = GaussianMLPPolicy(init_std=0.3)
+    theta = batch_params(init_params(model), 2)
+    goals = torch.tensor([[0.1, 0.2], [0.3, -0.4]])
+    b = rollout(model, theta, goals, n_traj=4, generator=torch.Generator().manual_seed(1), horizon=7)
+    assert b["obs"].shape == (2, 4, 7, 2) and b["actions"].shape == (2, 4, 7, 2)
+    assert b["rewards"].shape == (2, 4, 7) and b["positions"].shape == (2, 4, 8, 2)
+    lp = log_prob(model, theta, b["obs"], b["actions"])
+    mean = model.mu(b["obs"])
+    want = torch.distributions.Normal(mean, 0.3).log_prob(b["actions"]).sum(-1)
+    assert torch.allclose(lp, want, atol=1e-5)
+    # the same seed gives the same rollouts
+    b2 = rollout(model, theta, goals, n_traj=4, generator=torch.Generator().manual_seed(1), horizon=7)
+    assert torch.equal(b["rewards"], b2["rewards"])
+
+
+# ---------------------------------------------------------------- MAML
+
+
+def _tiny():
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Linear(1, 5), nn.Tanh(), nn.Linear(5, 1)).double()
+    params = {k: v.detach().clone().requires_grad_(True) for k, v in model.named_parameters()}
+    x = torch.linspace(-1, 1, 7, dtype=torch.float64)[:, None]
+    return model, params, x, torch.sin(3 * x), torch.cos(2 * x)
+
+
+def test_inner_step_is_pure_and_keeps_the_graph():
+    model, params, x, y, yq = _tiny()
+    loss_fn = lambda p, t: ((functional_call(model, p, (x,)) - t) ** 2).mean()
+    before = {k: v.detach().clone() for k, v in params.items()}
+    adapted = maml.inner_step(params, loss_fn(params, y), 0.1)
+    assert all(torch.equal(params[k].detach(), before[k]) for k in params)
+    g = torch.autograd.grad(loss_fn(params, y), list(params.values()))
+    for (k, p), gk in zip(params.items(), g):
+        assert torch.allclose(adapted[k], p - 0.1 * gk)
+    meta = lambda p, fo=False: loss_fn(maml.inner_step(p, loss_fn(p, y), 0.1, fo), yq)
+    second = maml.flat(maml.meta_gradient(params, meta))
+    first = maml.flat(maml.meta_gradient(params, lambda p: meta(p, True)))
+    fd, mask = maml.finite_difference_gradient(params, meta, eps=1e-6)
+    assert torch.allclose(second, maml.flat(fd, mask), atol=1e-8)
+    assert not torch.allclose(first, second, atol=1e-4)  # the Hessian term matters
+    # torch.func version gives the same second-order meta-gradient
+    func = maml.functional_meta_gradient(lambda p: loss_fn(p, y), lambda p: loss_fn(p, yq), params, 0.1)
+    assert torch.allclose(maml.flat(func), second, atol=1e-12)
+    func_fo = maml.functional_meta_gradient(lambda p: loss_fn(p, y), lambda p: loss_fn(p, yq), params, 0.1, True)
+    assert torch.allclose(maml.flat(func_fo), first, atol=1e-12)
+
+
+def test_inner_step_clear_errors():
+    _, params, *_ = _tiny()
+    with pytest.raises(TypeError, match="dict"):
+        maml.inner_step([1, 2], torch.tensor(0.0), 0.1)
+    with pytest.raises(ValueError, match="scalar"):
+        maml.inner_step(params, torch.zeros(3), 0.1)
+
+
+def test_batched_inner_step_gives_each_task_its_own_theta_prime():
+    model = sinusoid.make_model(8).double()
+    params = {k: v.detach().clone().requires_grad_(True) for k, v in model.named_parameters()}
+    amp, phase = sinusoid.sample_tasks(3, torch.Generator().manual_seed(0))
+    xs, ys = (t.double() for t in sinusoid.sample_data(amp, phase, 5, torch.Generator().manual_seed(1)))
+    theta = sinusoid.batch_params(params, 3)
+    adapted = maml.inner_step(theta, sinusoid.mse(model, theta, xs, ys).sum(), 0.05)
+    for i in range(3):  # the same as adapting task i alone
+        one = maml.inner_step(params, ((functional_call(model, params, (xs[i],)) - ys[i]) ** 2).mean(), 0.05)
+        assert all(torch.allclose(adapted[k][i], one[k]) for k in params)
+
+
+def test_sinusoid_maml_training_reduces_one_step_error():
+    model, params, hist = sinusoid.train("maml", 150, seed=0, meta_batch=10, lr=1e-2)
+    assert len(hist) >= 2
+    mse, per_task = sinusoid.mse_after_steps(model, params, n_tasks=50, steps=2, seed=3)
+    assert per_task.shape == (3, 50)
+    assert mse[1] < 0.7 * mse[0]
+    shared, _ = sinusoid.mse_after_steps(model, params, n_tasks=50, steps=1, seed=3, shared=True)
+    assert shared[1] > mse[1]
+    with pytest.raises(ValueError, match="kind"):
+        sinusoid.train("reptile", 1)
+    with pytest.raises(ValueError, match="n_tasks, m, 1"):
+        sinusoid.predict(model, sinusoid.batch_params(params, 2), torch.zeros(2, 5))
+
+
+def test_maml_rl_loss_and_adaptation_shapes():
+    torch.manual_seed(0)
+    model = GaussianMLPPolicy(hidden=(8,), init_std=1.0, out_scale=1.0)
+    theta = init_params(model)
+    goals = sample_goals(3, torch.Generator().manual_seed(0))
+    loss, before, after = maml.maml_rl_loss(model, theta, goals, 4, 0.5, generator=torch.Generator().manual_seed(1))
+    assert loss.ndim == 0 and before.shape == (3,) and after.shape == (3,)
+    grads = maml.meta_gradient(theta, lambda p: maml.maml_rl_loss(model, p, goals, 4, 0.5,
+                                                                  generator=torch.Generator().manual_seed(1))[0])
+    assert set(grads) == set(theta) and all(torch.isfinite(g).all() for g in grads.values())
+    rets = maml.adapt_rl(model, theta, goals, 4, 0.5, steps=2, generator=torch.Generator().manual_seed(2))
+    assert rets.shape == (3, 3)
+    assert (maml.oracle_return(goals) > rets.max()).all()
+    ev = maml.compare_adaptation(model, {"a": theta}, 0.5, steps=1, n_goals=2, n_traj=2, seeds=(0, 1))
+    assert ev["a"].shape == (2, 2) and ev["oracle"].shape == (2, 1)
+
+
+# ---------------------------------------------------------------- checkpoints
+
+
+@pytest.mark.parametrize("name", ["maml", "sinusoid"])
+def test_train_command_regenerates_a_quick_checkpoint(name, tmp_path):
+    out = tmp_path / f"{name}.pt"
+    r = subprocess.run([sys.executable, "-m", "lecture_utils", "train", name, "--quick", "--out", str(out)],
+                       cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert r.returncode == 0, r.stderr
+    ckpt = torch.load(out, weights_only=True)
+    shipped = torch.load(ROOT / "lecture_utils" / "checkpoints" / out.name.replace("maml", "maml_point_nav"),
+                         weights_only=True)
+    for kind in ("maml", "pretrained"):
+        assert {k: v.shape for k, v in ckpt[kind].items()} == {k: v.shape for k, v in shipped[kind].items()}
+
+
+def test_shipped_rl_checkpoints_match_the_documented_command():
+    from lecture_utils.training import maml as maml_training
+
+    for seed in maml_training.SEEDS:
+        path = maml_training.checkpoint_path(seed)
+        assert path.exists(), f"missing {path.name}: run `lecture train maml --seed {seed}`"
+        policy, ckpt = maml_training.load(path)
+        assert ckpt["seed"] == seed
+        assert ckpt["config"] == maml_training.CONFIG
+    ev = maml_training.evaluate_seeds(seeds=(0,), steps=1, n_goals=2, n_traj=2)
+    assert set(ev) == {"MAML", "pretrained", "random init", "oracle"}
+    assert ev["MAML"].shape == (1, 2) and ev["oracle"].shape == (1, 1)
