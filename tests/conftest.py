@@ -36,9 +36,11 @@ def run_nbval_lax(nb_path: Path, tmp_path: Path, extra: tuple[str, ...] = ()) ->
 
 @pytest.fixture(autouse=True, scope="session")
 def _single_threaded_blas():
-    """As lecture_utils.setup() does in notebooks: small linear algebra is fastest on one thread."""
+    """As lecture_utils.setup() does in notebooks: small networks and linear algebra run fastest on one thread."""
+    import torch
     from threadpoolctl import threadpool_limits
 
+    torch.set_num_threads(1)  # small networks: torch's default pool is ~10x slower on 2 busy cores
     with threadpool_limits(limits=1):
         yield
 
