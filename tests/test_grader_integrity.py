@@ -27,7 +27,7 @@ def armed():
 
 def test_genuine_checker_is_not_flagged(capsys):
     assert integrity.problems("0.1") == []
-    assert core.grade("0.1", good)
+    core.grade("0.1", good)
     assert capsys.readouterr().out == "Exercise 0.1 (discounted return): passed, 1/1 points\n"
 
 
@@ -45,7 +45,7 @@ def test_patched_checker_fails_the_part(monkeypatch, capsys, patch, phrase):
     found = integrity._module_problems(core.__name__) + integrity._module_problems(sec00.__name__) \
         + integrity._module_problems(integrity.__name__)
     if "integrity.problems" not in phrase:
-        assert not core.grade("0.1", wrong)
+        core.grade("0.1", wrong)
         out = capsys.readouterr().out
         if "format_line" not in phrase:
             assert out.startswith("Exercise 0.1") and "failed, 0/1 points -- tampering detected" in out, out
@@ -92,7 +92,7 @@ def test_answer_that_patches_numpy_while_being_checked(armed, capsys):
 
     original = np.allclose
     try:
-        assert not core.grade("0.1", sneaky)
+        core.grade("0.1", sneaky)
     finally:
         np.allclose = original
     assert "tampering detected: numpy.allclose was replaced" in capsys.readouterr().out

@@ -750,8 +750,10 @@ def _score(result: GradeResult, units: list[Unit], ran: dict, skip: dict, proble
             else:
                 if "tampering detected" in line or "tampering detected" in verify_text:
                     part.status = "tampered"
-                    if "tampering detected" not in line:
-                        line += " -- " + verify_text.split(":", 1)[-1].strip()
+                    # Never echo what the cell printed (it may be a forged "passed" line): say why only.
+                    src = line if "tampering detected" in line else verify_text
+                    why = "tampering detected" + src.split("tampering detected", 1)[1]
+                    line = f"Exercise {unit.exercise_id}: 0/{part.points} points -- {why}"
                 out.append(line)
         if part.status == "tampered":
             tampered = True
