@@ -139,21 +139,25 @@ def cosine(a: torch.Tensor, b: torch.Tensor) -> float:
 
 
 def maml_rl_loss(model, params: Params, goals: torch.Tensor, n_traj: int, alpha: float, gamma: float = 0.99,
-                 generator: torch.Generator | None = None, first_order: bool = False):
-    """The MAML meta-loss over a batch of navigation tasks (one per goal), one policy-gradient inner step.
+                 generator: torch.Generator | None = None, first_order: bool = False, steps: int = 1):
+    """The MAML meta-loss over a batch of navigation tasks (one per goal), policy-gradient inner steps.
 
     For every task i: sample n_traj trajectories with theta, theta'_i = theta - alpha grad L_i(theta)
     (REINFORCE surrogate), sample n_traj more with theta'_i, and score L_i(theta'_i). Returns
-    (mean_i L_i(theta'_i) -- differentiable in theta --, returns before [T], returns after [T]).
+    (mean_i L_i(theta'_i) -- differentiable in theta --, returns before [T], returns after one step [T]).
+    steps > 1: keep stepping (theta''_i, ...) and average the scores after every step.
     """
     from lecture_utils.policy_gradient import average_return, batch_params, pg_loss, rollout
 
     theta = batch_params(params, len(goals))  # one copy per task: each task gets its own theta'_i
-    pre = rollout(model, theta, goals, n_traj, generator)
-    theta_prime = inner_step(theta, pg_loss(model, theta, pre, gamma).sum(), alpha, first_order)
-    post = rollout(model, theta_prime, goals, n_traj, generator)
-    outer = pg_loss(model, theta_prime, post, gamma)
-    return outer.mean(), average_return(pre["rewards"]), average_return(post["rewards"])
+    batch = pre = rollout(model, theta, goals, n_traj, generator)
+    outer, after = 0.0, None
+    for _ in range(steps):
+        theta = inner_step(theta, pg_loss(model, theta, batch, gamma).sum(), alpha, first_order)
+        batch = rollout(model, theta, goals, n_traj, generator)
+        outer = outer + pg_loss(model, theta, batch, gamma).mean() / steps
+        after = average_return(batch["rewards"]) if after is None else after
+    return outer, average_return(pre["rewards"]), after
 
 
 def adapt_rl(model, params: Params, goals: torch.Tensor, n_traj: int, alpha: float, steps: int,

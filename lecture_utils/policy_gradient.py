@@ -21,11 +21,16 @@ Params = dict[str, torch.Tensor]
 
 
 class GaussianMLPPolicy(nn.Module):
-    """pi_theta(a | s) = N(mu_theta(s), diag(exp(log_std))^2); mu is an MLP with tanh hidden layers."""
+    """pi_theta(a | s) = N(mu_theta(s), diag(exp(log_std))^2); mu is an MLP with tanh hidden layers.
+
+    action_scale: the environment receives action_scale * a (like rllab's `normalize` wrapper, which maps
+    policy actions in [-1, 1] to the action box); log-probabilities are those of the unscaled a.
+    """
 
     def __init__(self, obs_dim: int = 2, act_dim: int = 2, hidden: tuple[int, ...] = (64, 64),
-                 init_std: float = 0.1, out_scale: float = 0.1):
+                 init_std: float = 0.1, out_scale: float = 0.1, action_scale: float = 1.0):
         super().__init__()
+        self.action_scale = float(action_scale)
         layers: list[nn.Module] = []
         d = obs_dim
         for h in hidden:
@@ -94,10 +99,12 @@ def rollout(model: nn.Module, params: Params, goals: torch.Tensor, n_traj: int,
     """Sample n_traj trajectories per goal with pi_theta_i for goal i (params batched over goals).
 
     Returns obs [T, N, H, 2] (the state each action was taken in), actions [T, N, H, 2] (unclipped
-    samples, whose log-probability the gradient uses; the env clips them), rewards [T, N, H] and
+    samples, whose log-probability the gradient uses; the env gets model.action_scale (default 1) times
+    them and clips), rewards [T, N, H] and
     positions [T, N, H + 1, 2] (the path, starting at the origin).
     """
     env = BatchedPointNav(goals, n_traj, horizon)
+    scale = getattr(model, "action_scale", 1.0)
     o = env.reset()
     obs, acts, rews = [], [], []
     for _ in range(horizon):
@@ -108,7 +115,7 @@ def rollout(model: nn.Module, params: Params, goals: torch.Tensor, n_traj: int,
             a = mean + torch.exp(log_std)[:, None, :] * noise
         obs.append(o)
         acts.append(a)
-        o, r = env.step(a)
+        o, r = env.step(a if scale == 1.0 else scale * a)
         rews.append(r)
     obs_t = torch.stack(obs, 2)
     return {"obs": obs_t, "actions": torch.stack(acts, 2), "rewards": torch.stack(rews, 2), "goals": env.goals,

@@ -127,6 +127,17 @@ def test_log_prob_matches_torch_distributions_and_rollout_shapes():
     assert torch.equal(b["rewards"], b2["rewards"])
 
 
+def test_rollout_scales_actions_like_rllab_normalize():
+    torch.manual_seed(0)
+    model = GaussianMLPPolicy(hidden=(4,), init_std=1.0, out_scale=1.0, action_scale=MAX_ACTION)
+    theta = batch_params(init_params(model), 1)
+    goals = torch.tensor([[0.2, -0.3]])
+    b = rollout(model, theta, goals, n_traj=3, generator=torch.Generator().manual_seed(1), horizon=5)
+    moves = b["positions"].diff(dim=2)
+    assert torch.allclose(moves, (MAX_ACTION * b["actions"]).clamp(-MAX_ACTION, MAX_ACTION), atol=1e-6)
+    assert GaussianMLPPolicy().action_scale == 1.0  # default: the env gets the sampled action itself
+
+
 # ---------------------------------------------------------------- MAML
 
 
@@ -204,6 +215,9 @@ def test_maml_rl_loss_and_adaptation_shapes():
     grads = maml.meta_gradient(theta, lambda p: maml.maml_rl_loss(model, p, goals, 4, 0.5,
                                                                   generator=torch.Generator().manual_seed(1))[0])
     assert set(grads) == set(theta) and all(torch.isfinite(g).all() for g in grads.values())
+    loss2, _, after2 = maml.maml_rl_loss(model, theta, goals, 4, 0.5, generator=torch.Generator().manual_seed(1),
+                                         steps=2)
+    assert loss2.ndim == 0 and torch.equal(after2, after)  # the same first step, then one more
     rets = maml.adapt_rl(model, theta, goals, 4, 0.5, steps=2, generator=torch.Generator().manual_seed(2))
     assert rets.shape == (3, 3)
     assert (maml.oracle_return(goals) > rets.max()).all()
