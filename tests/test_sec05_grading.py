@@ -12,15 +12,6 @@ from tests.grading_harness import assert_fails, assert_passes, exercise_ns, solu
 NB = "05_maml.ipynb"
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    """Small networks on 2 busy cores: one torch thread is ~20x faster than the default pool."""
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
-
-
 @pytest.fixture(scope="module")
 def sol():
     return solution_ns(NB, upto="5.3")

@@ -27,15 +27,6 @@ from lecture_utils.policy_gradient import (
 )
 from tests.conftest import ROOT
 
-
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    """Small networks on 2 busy cores: one torch thread is ~20x faster than the default pool."""
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
-
 # ---------------------------------------------------------------- environment
 
 
