@@ -20,6 +20,9 @@ from lecture_utils.envs.point_nav import HORIZON, BatchedPointNav
 Params = dict[str, torch.Tensor]
 
 
+ACTIVATIONS = {"tanh": nn.Tanh, "relu": nn.ReLU}
+
+
 class GaussianMLPPolicy(nn.Module):
     """pi_theta(a | s) = N(mu_theta(s), diag(exp(log_std))^2); mu is an MLP with tanh hidden layers.
 
@@ -28,13 +31,16 @@ class GaussianMLPPolicy(nn.Module):
     """
 
     def __init__(self, obs_dim: int = 2, act_dim: int = 2, hidden: tuple[int, ...] = (64, 64),
-                 init_std: float = 0.1, out_scale: float = 0.1, action_scale: float = 1.0):
+                 init_std: float = 0.1, out_scale: float = 0.1, action_scale: float = 1.0,
+                 activation: str = "tanh"):
         super().__init__()
+        if activation not in ACTIVATIONS:
+            raise ValueError(f"activation must be one of {sorted(ACTIVATIONS)}, got {activation!r}")
         self.action_scale = float(action_scale)
         layers: list[nn.Module] = []
         d = obs_dim
         for h in hidden:
-            layers += [nn.Linear(d, h), nn.Tanh()]
+            layers += [nn.Linear(d, h), ACTIVATIONS[activation]()]
             d = h
         last = nn.Linear(d, act_dim)
         with torch.no_grad():  # start near a zero-mean policy: exploration comes from the std
@@ -100,13 +106,14 @@ def rollout(model: nn.Module, params: Params, goals: torch.Tensor, n_traj: int,
 
     Returns obs [T, N, H, 2] (the state each action was taken in), actions [T, N, H, 2] (unclipped
     samples, whose log-probability the gradient uses; the env gets model.action_scale (default 1) times
-    them and clips), rewards [T, N, H] and
-    positions [T, N, H + 1, 2] (the path, starting at the origin).
+    them and clips), rewards [T, N, H] (0 after the episode terminated at the goal), mask [T, N, H]
+    (1 for the steps taken before termination: the only ones the policy gradient may use) and
+    positions [T, N, H + 1, 2] (the path, starting at the origin; it stays put after termination).
     """
     env = BatchedPointNav(goals, n_traj, horizon)
     scale = getattr(model, "action_scale", 1.0)
     o = env.reset()
-    obs, acts, rews = [], [], []
+    obs, acts, rews, alive = [], [], [], []
     for _ in range(horizon):
         mean, log_std = policy_forward(model, params, o, batched=True)
         a = mean
@@ -115,11 +122,12 @@ def rollout(model: nn.Module, params: Params, goals: torch.Tensor, n_traj: int,
             a = mean + torch.exp(log_std)[:, None, :] * noise
         obs.append(o)
         acts.append(a)
+        alive.append((~env.done).float())
         o, r = env.step(a if scale == 1.0 else scale * a)
         rews.append(r)
     obs_t = torch.stack(obs, 2)
     return {"obs": obs_t, "actions": torch.stack(acts, 2), "rewards": torch.stack(rews, 2), "goals": env.goals,
-            "positions": torch.cat([obs_t, o[:, :, None, :]], 2)}
+            "mask": torch.stack(alive, 2), "positions": torch.cat([obs_t, o[:, :, None, :]], 2)}
 
 
 def rewards_to_go(rewards: torch.Tensor, gamma: float) -> torch.Tensor:
@@ -164,8 +172,57 @@ def average_return(rewards: torch.Tensor) -> torch.Tensor:
     return rewards.sum(-1).mean(-1)
 
 
+def linear_feature_baseline(obs: torch.Tensor, returns: torch.Tensor, mask: torch.Tensor | None = None,
+                            reg: float = 1e-5) -> torch.Tensor:
+    """b(s_t, t): a least-squares fit of the reward-to-go on features of the state and time, per task.
+
+    The MAML paper's code uses this baseline (rllab's LinearFeatureBaseline): features
+    [s, s^2, t/100, (t/100)^2, (t/100)^3, 1], fitted by ridge regression on the task's own batch. Because
+    -||s - g||^2 is linear in (s, s^2), it can tell a trajectory that has wandered off from one near the goal,
+    which a time-only baseline cannot: lower variance, and still no bias (it does not depend on the action).
+    obs [T, N, H, d], returns [T, N, H], mask [T, N, H] (steps to fit on) -> baseline [T, N, H], no gradient.
+    """
+    if obs.ndim != 4 or returns.shape != obs.shape[:-1]:
+        raise ValueError(f"obs [T, N, H, d] and returns [T, N, H] expected, got {tuple(obs.shape)} and "
+                         f"{tuple(returns.shape)}")
+    obs, returns = obs.detach().double(), returns.detach().double()
+    mask = torch.ones_like(returns) if mask is None else mask.detach().double()
+    T, N, H, _ = obs.shape
+    t = (torch.arange(H, dtype=torch.float64) / 100).expand(T, N, H)[..., None]
+    o = obs.clamp(-10, 10)
+    X = torch.cat([o, o**2, t, t**2, t**3, torch.ones_like(t)], -1)  # [T, N, H, F]
+    Xm = (X * mask[..., None]).reshape(T, N * H, -1)
+    gram = Xm.transpose(1, 2) @ Xm + reg * torch.eye(X.shape[-1], dtype=torch.float64)
+    w = torch.linalg.solve(gram, Xm.transpose(1, 2) @ (returns * mask).reshape(T, N * H, 1))  # [T, F, 1]
+    return (X.reshape(T, N * H, -1) @ w).reshape(T, N, H).to(torch.float32)
+
+
 def pg_loss(model: nn.Module, params: Params, batch: dict[str, torch.Tensor], gamma: float = 0.99,
-            normalize: bool = True) -> torch.Tensor:
-    """REINFORCE surrogate of a rollout batch under (batched) params: one loss per task [T]."""
+            normalize: bool = True, baseline: str = "linear") -> torch.Tensor:
+    """REINFORCE surrogate of a rollout batch under (batched) params: one loss per task [T].
+
+    L_i = -(1 / #steps) sum_{n,t} log pi(a_t|s_t) A_t over the steps actually taken (batch["mask"]: steps
+    after an episode terminated carry nothing, as rllab's variable-length paths). A_t = G_t - b: with
+    baseline="linear" (default, as the MAML paper's code) b = linear_feature_baseline; with "time" b_t is
+    the mean reward-to-go at time t (the homework's `reinforce_loss`). normalize: A rescaled to mean 0,
+    std 1 over each task's steps (rllab's center_adv).
+    """
+    if baseline not in ("linear", "time"):
+        raise ValueError(f'baseline must be "linear" or "time", got {baseline!r}')
     lp = log_prob(model, params, batch["obs"], batch["actions"], batched=True)
-    return reinforce_loss(lp, batch["rewards"], gamma, normalize)
+    rewards = batch["rewards"].detach()
+    mask = batch.get("mask")
+    mask = torch.ones_like(rewards) if mask is None else mask
+    G = rewards_to_go(rewards, gamma)
+    if baseline == "linear":
+        b = linear_feature_baseline(batch["obs"], G, mask)
+    else:
+        b = G.mean(dim=-2, keepdim=True)
+    taken = mask.sum(dim=(-2, -1)).clamp_min(1.0)  # [T]
+    A = (G - b) * mask
+    if normalize:
+        mean = A.sum(dim=(-2, -1)) / taken
+        centred = (A - mean[:, None, None]) * mask
+        std = (centred.pow(2).sum(dim=(-2, -1)) / taken).sqrt()
+        A = centred / (std[:, None, None] + 1e-8)
+    return -(lp * A * mask).sum(dim=(-2, -1)) / taken

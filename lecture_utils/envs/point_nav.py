@@ -2,7 +2,9 @@
 
 A point starts at the origin and must reach a goal drawn uniformly from [-0.5, 0.5]^2 that it cannot
 see. Observation: its position (2,). Action: a displacement (2,), clipped to [-0.1, 0.1] per axis.
-Reward: minus the Euclidean distance to the goal after the move. Horizon: 100 steps.
+Reward: minus the Euclidean distance to the goal after the move. Horizon: 100 steps. As in the paper's
+released code, the episode ends early (terminated) once the point is within 0.01 of the goal on both axes:
+no more cost accrues, so reaching the goal *and stopping there* pays.
 The goal is the task M_i: the agent learns it only through the rewards.
 
 `PointNavEnv` is a Gymnasium environment (one task); `BatchedPointNav` runs n_tasks x n_traj copies as
@@ -18,6 +20,7 @@ import torch
 GOAL_LOW, GOAL_HIGH = -0.5, 0.5
 MAX_ACTION = 0.1
 HORIZON = 100
+GOAL_TOLERANCE = 0.01  # |x - goal_x| and |y - goal_y| both below this: the episode ends
 
 
 def sample_goals(n: int, generator: torch.Generator | None = None) -> torch.Tensor:
@@ -67,14 +70,17 @@ class PointNavEnv(gym.Env):
         self.pos = (self.pos + np.clip(a, -MAX_ACTION, MAX_ACTION)).astype(np.float32)
         self.t += 1
         reward = -float(np.linalg.norm(self.pos - self.goal))
-        truncated = self.t >= self.horizon
-        return self.pos.copy(), reward, False, truncated, {"goal": self.goal.copy()}
+        terminated = bool(np.all(np.abs(self.pos - self.goal) < GOAL_TOLERANCE))
+        truncated = self.t >= self.horizon and not terminated
+        return self.pos.copy(), reward, terminated, truncated, {"goal": self.goal.copy()}
 
 
 class BatchedPointNav:
     """n_tasks x n_traj independent copies; goals [n_tasks, 2]. Same names as the Gymnasium env.
 
     reset() -> obs [n_tasks, n_traj, 2]; step(actions [n_tasks, n_traj, 2]) -> (obs, reward [n_tasks, n_traj]).
+    A copy whose episode has terminated (within GOAL_TOLERANCE of its goal) stays put and gets reward 0;
+    `done` [n_tasks, n_traj] says which copies have terminated.
     """
 
     def __init__(self, goals: torch.Tensor, n_traj: int, horizon: int = HORIZON):
@@ -84,16 +90,21 @@ class BatchedPointNav:
         self.goals = goals
         self.n_tasks, self.n_traj, self.horizon = goals.shape[0], int(n_traj), int(horizon)
         self.pos = torch.zeros(self.n_tasks, self.n_traj, 2)
+        self.done = torch.zeros(self.n_tasks, self.n_traj, dtype=torch.bool)
 
     def reset(self) -> torch.Tensor:
         self.pos = torch.zeros(self.n_tasks, self.n_traj, 2)
+        self.done = torch.zeros(self.n_tasks, self.n_traj, dtype=torch.bool)
         return self.pos.clone()
 
     def step(self, actions: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         if actions.shape != self.pos.shape:
             raise ValueError(f"actions must have shape {tuple(self.pos.shape)}, got {tuple(actions.shape)}")
-        self.pos = self.pos + actions.clamp(-MAX_ACTION, MAX_ACTION)
-        reward = -torch.linalg.norm(self.pos - self.goals[:, None, :], dim=-1)
+        alive = ~self.done
+        self.pos = self.pos + alive[..., None] * actions.clamp(-MAX_ACTION, MAX_ACTION)
+        offset = self.pos - self.goals[:, None, :]
+        reward = -torch.linalg.norm(offset, dim=-1) * alive
+        self.done = self.done | (offset.abs() < GOAL_TOLERANCE).all(-1)
         return self.pos.clone(), reward
 
 
