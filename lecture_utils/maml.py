@@ -160,11 +160,12 @@ def maml_rl_loss(model, params: Params, goals: torch.Tensor, n_traj: int, alpha:
     return outer, average_return(pre["rewards"]), after
 
 
-def adapt_rl(model, params: Params, goals: torch.Tensor, n_traj: int, alpha: float, steps: int,
+def adapt_rl(model, params: Params, goals: torch.Tensor, n_traj: int, alpha, steps: int,
              gamma: float = 0.99, generator: torch.Generator | None = None, keep: bool = False,
              batched: bool = False):
     """Evaluate fast adaptation: for each goal, `steps` policy-gradient steps from theta, n_traj rollouts each.
 
+    alpha: one step size for every step, or a sequence of `steps` step sizes (step k uses alpha[k]).
     batched=True: params already carry a leading [T] dimension (a different theta per goal).
     Returns returns [steps + 1, T] (average return with theta, theta', theta'', ...) and, if keep=True,
     also the list of rollouts (dicts of tensors) and the list of parameter dicts (batched over goals)
@@ -172,6 +173,9 @@ def adapt_rl(model, params: Params, goals: torch.Tensor, n_traj: int, alpha: flo
     """
     from lecture_utils.policy_gradient import average_return, batch_params, pg_loss, rollout
 
+    alphas = [float(a) for a in alpha] if isinstance(alpha, (list, tuple)) else [float(alpha)] * steps
+    if len(alphas) != steps:
+        raise ValueError(f"alpha must be one step size or {steps} of them (one per step), got {len(alphas)}")
     T = len(goals)
     theta = params if batched else batch_params(params, T)
     theta = {k: v.detach().clone().requires_grad_(True) for k, v in theta.items()}
@@ -183,7 +187,7 @@ def adapt_rl(model, params: Params, goals: torch.Tensor, n_traj: int, alpha: flo
             kept.append(batch)
             thetas.append({n: v.detach() for n, v in theta.items()})
         if k < steps:
-            new = inner_step(theta, pg_loss(model, theta, batch, gamma).sum(), alpha, first_order=True)
+            new = inner_step(theta, pg_loss(model, theta, batch, gamma).sum(), alphas[k], first_order=True)
             theta = {n: v.detach().requires_grad_(True) for n, v in new.items()}
     out = torch.stack(rets)
     return (out, kept, thetas) if keep else out
@@ -212,17 +216,46 @@ PAPER_POINT_NAV = {
 }
 
 
-def compare_adaptation(model, methods: dict[str, Params], alpha: float, steps: int = 3, n_goals: int = 40,
-                       n_traj: int = 20, seeds=(0, 1, 2), gamma: float = 0.99) -> dict[str, torch.Tensor]:
+def paper_test_goals() -> torch.Tensor:
+    """The 40 test goals of the MAML paper's evaluation script, [40, 2].
+
+    maml_examples/test_maml_point.py draws them with `np.random.seed(1)` then
+    `np.random.uniform(-0.5, 0.5, size=(40, 2))`; NumPy's legacy generator reproduces them exactly.
+    """
+    import numpy as np
+
+    return torch.tensor(np.random.RandomState(1).uniform(-0.5, 0.5, size=(40, 2)), dtype=torch.float32)
+
+
+def paper_test_step_sizes(alpha: float, steps: int) -> tuple[float, ...]:
+    """The paper's test protocol: the first step with the meta-training step size alpha, later steps alpha / 2.
+
+    (test_maml_point.py runs VPG with init_learning_rate = alpha for the first update and a learning rate of
+    alpha / 2 after it; every step uses 4,000 samples, i.e. about 40 trajectories of 100 steps.)
+    """
+    return tuple(alpha if k == 0 else alpha / 2 for k in range(steps))
+
+
+def compare_adaptation(model, methods: dict[str, Params], alpha, steps: int = 3, n_goals: int = 40,
+                       n_traj: int = 20, seeds=(0, 1, 2), gamma: float = 0.99,
+                       goals: torch.Tensor | None = None) -> dict[str, torch.Tensor]:
     """Average return over n_goals new goals after 0..steps inner steps, for every initialisation in `methods`.
 
-    Each evaluation seed draws its own goals (the same for every method); all seeds' goals run as one
-    batch of tasks. Also returns the "oracle" (moves straight to the goal it sees).
-    Values: tensors [n_seeds, steps + 1] (oracle: [n_seeds, 1]).
+    alpha: one step size, or one per step (see paper_test_step_sizes). Each evaluation seed draws its own
+    goals (the same for every method) unless `goals` [n_goals, 2] is given, which every seed then reuses
+    (with its own sampling noise); all seeds' goals run as one batch of tasks. Also returns the "oracle"
+    (moves straight to the goal it sees). Values: tensors [n_seeds, steps + 1] (oracle: [n_seeds, 1]).
     """
     from lecture_utils.envs.point_nav import sample_goals
 
-    goals = torch.cat([sample_goals(n_goals, torch.Generator().manual_seed(10_000 + s)) for s in seeds])
+    if goals is not None:
+        goals = torch.as_tensor(goals, dtype=torch.float32)
+        if goals.ndim != 2 or goals.shape[1] != 2:
+            raise ValueError(f"goals must have shape [n_goals, 2], got {tuple(goals.shape)}")
+        n_goals = len(goals)
+        goals = goals.repeat(len(seeds), 1)
+    else:
+        goals = torch.cat([sample_goals(n_goals, torch.Generator().manual_seed(10_000 + s)) for s in seeds])
     out = {}
     for name, params in methods.items():  # one batch of n_seeds x n_goals tasks per method
         gen = torch.Generator().manual_seed(20_000 + seeds[0])  # the same noise for every method

@@ -20,7 +20,9 @@ from lecture_utils.policy_gradient import (
     advantages,
     batch_params,
     init_params,
+    linear_feature_baseline,
     log_prob,
+    pg_loss,
     reinforce_loss,
     rewards_to_go,
     rollout,
@@ -42,6 +44,83 @@ def test_point_nav_is_a_gymnasium_env_with_clipping_and_distance_reward():
     for _ in range(99):
         *_, trunc, _ = env.step(np.zeros(2))
     assert trunc
+
+
+def test_point_nav_episode_terminates_within_tolerance_of_the_goal():
+    env = PointNavEnv(goal=(0.2, -0.1))
+    env.reset(seed=0)
+    for _ in range(1):
+        _, _, term, trunc, _ = env.step(np.array([0.1, -0.05]))
+    assert not term  # 0.1 away on x
+    _, r, term, trunc, _ = env.step(np.array([0.095, -0.045]))  # within 0.005 of the goal on both axes
+    assert term and not trunc and r == pytest.approx(-math.hypot(0.005, 0.005), abs=1e-6)
+    env.reset()
+    _, _, term, _, _ = env.step(np.array([0.1, -0.1]))  # x within 0.1 but not 0.01; y exact
+    assert not term
+
+
+def test_batched_env_freezes_terminated_copies_with_zero_reward():
+    goals = torch.tensor([[0.05, 0.0]])
+    benv = BatchedPointNav(goals, n_traj=2)
+    benv.reset()
+    _, r = benv.step(torch.tensor([[[0.05, 0.0], [0.0, 0.0]]]))  # copy 0 lands on the goal, copy 1 stays
+    assert benv.done.tolist() == [[True, False]] and r[0, 0].item() == pytest.approx(0.0, abs=1e-7)
+    obs, r = benv.step(torch.tensor([[[0.1, 0.1], [0.05, 0.0]]]))
+    assert torch.allclose(obs[0, 0], goals[0]) and r[0, 0].item() == 0.0  # no move, no cost after the end
+    assert benv.done.tolist() == [[True, True]]
+    benv.reset()
+    assert not benv.done.any()
+
+
+def test_rollout_masks_the_steps_after_termination_and_pg_loss_ignores_them():
+    torch.manual_seed(0)
+    model = GaussianMLPPolicy(hidden=(4,), init_std=1e-3, out_scale=0.0, action_scale=1.0)
+    params = init_params(model)
+    with torch.no_grad():
+        params["mu.2.bias"].copy_(torch.tensor([0.1, 0.0]))  # always move +0.1 along x
+    theta = batch_params(params, 2)
+    goals = torch.tensor([[0.3, 0.0], [-0.4, 0.2]])  # goal 0 reached after 3 steps, goal 1 never
+    b = rollout(model, theta, goals, n_traj=2, generator=torch.Generator().manual_seed(1), horizon=6)
+    assert b["mask"][0].tolist() == [[1, 1, 1, 0, 0, 0]] * 2 and b["mask"][1].eq(1).all()
+    assert b["rewards"][0, :, 3:].eq(0).all()
+    assert torch.allclose(b["positions"][0, :, -1], goals[0].expand(2, 2), atol=0.01)
+    before = pg_loss(model, theta, b)
+    later = dict(b, actions=b["actions"].clone())
+    later["actions"][0, :, 3:] += 5.0  # what the policy "did" after the episode ended must not matter
+    assert torch.allclose(pg_loss(model, theta, later), before)
+
+
+def test_linear_feature_baseline_fits_returns_that_are_quadratic_in_the_state():
+    gen = torch.Generator().manual_seed(0)
+    obs = torch.rand(2, 5, 7, 2, generator=gen) - 0.5
+    goal = torch.tensor([0.3, -0.2])
+    t = torch.arange(7.0) / 100
+    target = -((obs - goal) ** 2).sum(-1) + 2 * t  # in the span of [s, s^2, t, t^2, t^3, 1]
+    b = linear_feature_baseline(obs, target)
+    assert b.shape == target.shape and torch.allclose(b, target, atol=1e-3)  # (ridge 1e-5: not exact)
+    mask = torch.ones_like(target)
+    mask[:, :, 4:] = 0  # steps after termination are not fitted: garbage there changes nothing
+    garbage = target.clone()
+    garbage[:, :, 4:] = 1e3
+    assert torch.allclose(linear_feature_baseline(obs, garbage, mask), b, atol=1e-3)
+    with pytest.raises(ValueError, match="expected"):
+        linear_feature_baseline(obs[0], target[0])
+
+
+def test_pg_loss_with_the_time_baseline_is_the_homework_reinforce_loss():
+    torch.manual_seed(0)
+    model = GaussianMLPPolicy(hidden=(8,), init_std=1.0, out_scale=1.0, action_scale=MAX_ACTION)
+    theta = batch_params(init_params(model), 3)
+    goals = sample_goals(3, torch.Generator().manual_seed(0))
+    b = rollout(model, theta, goals, n_traj=4, generator=torch.Generator().manual_seed(1), horizon=12)
+    assert b["mask"].eq(1).all()  # nobody reaches a goal in 12 random steps here
+    lp = log_prob(model, theta, b["obs"], b["actions"])
+    want = reinforce_loss(lp, b["rewards"], 0.9)
+    assert torch.allclose(pg_loss(model, theta, b, 0.9, normalize=False, baseline="time"), want, atol=1e-6)
+    linear = pg_loss(model, theta, b, 0.9, normalize=False)
+    assert linear.shape == (3,) and not torch.allclose(linear, want)
+    with pytest.raises(ValueError, match="baseline must be"):
+        pg_loss(model, theta, b, baseline="mean")
 
 
 def test_point_nav_draws_goals_in_the_square_and_rejects_bad_shapes():
@@ -214,6 +293,13 @@ def test_maml_rl_loss_and_adaptation_shapes():
     assert (maml.oracle_return(goals) > rets.max()).all()
     ev = maml.compare_adaptation(model, {"a": theta}, 0.5, steps=1, n_goals=2, n_traj=2, seeds=(0, 1))
     assert ev["a"].shape == (2, 2) and ev["oracle"].shape == (2, 1)
+    fixed = torch.tensor([[0.1, 0.2], [-0.3, 0.4], [0.0, -0.1]])
+    ev = maml.compare_adaptation(model, {"a": theta}, (0.5, 0.25), steps=2, n_traj=2, seeds=(0, 1), goals=fixed)
+    assert ev["a"].shape == (2, 3) and torch.allclose(ev["oracle"][0], ev["oracle"][1])  # the same goals
+    with pytest.raises(ValueError, match="one per step"):
+        maml.adapt_rl(model, theta, goals, 2, (0.5,), steps=2)
+    with pytest.raises(ValueError, match="goals must have shape"):
+        maml.compare_adaptation(model, {"a": theta}, 0.5, steps=1, goals=torch.zeros(3))
 
 
 # ---------------------------------------------------------------- checkpoints
@@ -241,6 +327,13 @@ def test_shipped_rl_checkpoints_match_the_documented_command():
         policy, ckpt = maml_training.load(path)
         assert ckpt["seed"] == seed
         assert ckpt["config"] == maml_training.CONFIG
-    ev = maml_training.evaluate_seeds(seeds=(0,), steps=1, n_goals=2, n_traj=2)
+    ev = maml_training.evaluate_seeds(seeds=(0,), steps=1, n_traj=2, goals=torch.tensor([[0.1, 0.2], [0.3, 0.0]]))
     assert set(ev) == {"MAML", "pretrained", "random init", "oracle"}
     assert ev["MAML"].shape == (1, 2) and ev["oracle"].shape == (1, 1)
+
+
+def test_paper_test_protocol():
+    goals = maml.paper_test_goals()
+    assert goals.shape == (40, 2) and goals.abs().max() <= 0.5
+    assert goals[0].tolist() == pytest.approx([-0.082978, 0.220324], abs=1e-6)  # np.random.seed(1); uniform(-.5, .5)
+    assert maml.paper_test_step_sizes(0.5, 3) == (0.5, 0.25, 0.25)

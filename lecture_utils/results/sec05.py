@@ -24,12 +24,12 @@ def results() -> list[dict]:
 
     ckpt_rl = torch.load(maml_training.CHECKPOINT, weights_only=True)
     config = ckpt_rl["config"]
-    evals = maml_training.evaluate_seeds(seeds=maml_training.SEEDS, steps=3, n_goals=40, n_traj=20)
+    evals = maml_training.evaluate_seeds(seeds=maml_training.SEEDS, steps=3)  # the paper's test goals and protocol
     for name, runs in evals.items():
         for k, paper in enumerate(maml.PAPER_POINT_NAV[name]):
             what = "oracle (straight to the seen goal)" if name == "oracle" else f"{name}, {k} steps (3 seeds)"
             rows.append({"section": "05", "name": f"2D nav return: {what}", "value": float(runs[:, k].mean()),
-                         "reference": paper, "reference_name": "MAML paper (40 goals)"})
+                         "reference": paper, "reference_name": "MAML paper (the same 40 test goals)"})
     rows.append({"section": "05", "name": f"2D nav: MAML meta-training time (s, {config['iterations']} its)",
                  "value": float(ckpt_rl["maml_seconds"]), "reference": "~60 s / 300 its",
                  "reference_name": "issue 7, 2 cores"})
