@@ -669,3 +669,15 @@ def record_timing(folder: Path, run: NotebookRun) -> None:
     with open(folder / "timings.tsv", "a") as f:
         f.write(f"{run.rel_path}\topen {run.open_seconds:.1f} s\trun all {run.seconds:.1f} s\t"
                 f"sliders {run.sliders_moved}\n")
+
+
+def run_course_notebook(page, server: LabServer, rel_path: str, screenshot_dir: Path) -> NotebookRun:
+    """What each browser test does for one course notebook: check it (screenshot saved), log its timing,
+    and shut its kernel down even when the check fails."""
+    shot = screenshot_dir / rel_path.replace("/", "__").replace(".ipynb", ".png")
+    try:
+        run = check_course_notebook(page, server, rel_path, shot, stored_expectations(COURSE_ROOT / rel_path))
+        record_timing(screenshot_dir, run)
+        return run
+    finally:
+        server.shutdown_kernels()
