@@ -64,7 +64,7 @@ def main(argv: list[str]) -> int:
     ensure_env()
     os.environ["PATH"] = f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}"
     if cmd == "lab":
-        return subprocess.call([str(PY), "-m", "lecture_utils", "lab", *rest], cwd=ROOT)
+        return subprocess.call([str(PY), "-m", "lecture_admin", "lab", *rest], cwd=ROOT)
     # The whole suite: unit tests, nbval over the notebooks, release check, grader, browser tests, ruff.
     # Two workers; --dist loadfile keeps each notebook's cells in one kernel, in order.
     return subprocess.call([str(PY), "-m", "pytest", "-n", "2", "--dist", "loadfile", *rest], cwd=ROOT)

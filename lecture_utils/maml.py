@@ -263,3 +263,28 @@ def compare_adaptation(model, methods: dict[str, Params], alpha, steps: int = 3,
         out[name] = rets.reshape(steps + 1, len(seeds), n_goals).mean(-1).T.contiguous()
     out["oracle"] = oracle_return(goals).reshape(len(seeds), n_goals).mean(1, keepdim=True)
     return out
+
+
+def evaluate_seeds(seeds=None, steps: int = 3, n_traj: int = 40, goals: torch.Tensor | None = None,
+                   step_sizes=None) -> dict[str, torch.Tensor]:
+    """MAML, pretrained and random init of every shipped training seed, adapted on the same new goals.
+
+    Defaults follow the paper's test protocol: its 40 test goals (paper_test_goals), 40 trajectories per
+    step, step sizes alpha, alpha / 2, alpha / 2 (paper_test_step_sizes), the checkpoint's own gamma.
+    Returns {method: average return [n_seeds, steps + 1]} plus "oracle" [n_seeds, 1].
+    """
+    from lecture_utils import checkpoints
+
+    goals = paper_test_goals() if goals is None else goals
+    runs: dict[str, list] = {}
+    for seed in checkpoints.MAML_SEEDS if seeds is None else seeds:
+        policy, ckpt = checkpoints.load_maml(seed)
+        config = ckpt["config"]
+        methods = {"MAML": ckpt["maml"], "pretrained": ckpt["pretrained"],
+                   "random init": checkpoints.random_init(config, seed=seed + 1)}
+        alphas = step_sizes or paper_test_step_sizes(config["alpha"], steps)
+        ev = compare_adaptation(policy, methods, alpha=alphas, steps=steps, n_traj=n_traj, seeds=(0,),
+                                gamma=config["gamma"], goals=goals)
+        for name, r in ev.items():
+            runs.setdefault(name, []).append(r[0])
+    return {name: torch.stack(r) for name, r in runs.items()}

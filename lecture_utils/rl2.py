@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
-from pathlib import Path
 
 import numpy as np
 import torch
@@ -213,40 +212,6 @@ def evaluate(policy: RL2Policy, p: np.ndarray, n: int, seed: int = 0, greedy: bo
     return ro.rewards.sum(1).numpy()
 
 
-# ------------------------------------------------------------------------------------------ checkpoints
-
-
-def save_checkpoint(path, policy: RL2Policy, cfg: RL2Config, curve: np.ndarray, seconds: float, **extra) -> None:
-    torch.save({"config": cfg.__dict__, "state_dict": policy.state_dict(), "curve": np.asarray(curve, np.float32),
-                "seconds": float(seconds), **extra}, path)
-
-
-def load_checkpoint(path):
-    """-> (policy, config, info dict with 'curve', 'seconds', ...)."""
-    ck = torch.load(path, weights_only=False)
-    cfg = RL2Config(**ck["config"])
-    policy = RL2Policy(cfg.k, cfg.hidden)
-    policy.load_state_dict(ck["state_dict"])
-    policy.eval()
-    return policy, cfg, {key: v for key, v in ck.items() if key not in ("config", "state_dict")}
-
-
-CHECKPOINT_DIR = Path(__file__).resolve().parent / "checkpoints"
-
-
-def checkpoint_path(k: int, n: int, directory: Path | str | None = None) -> Path:
-    """Where `lecture train rl2` writes (and the notebook reads) the RL^2 policy for k arms, n pulls."""
-    return Path(directory or CHECKPOINT_DIR) / f"rl2_k{k}_n{n}.pt"
-
-
-def load_rl2(k: int, n: int, directory: Path | str | None = None):
-    """The shipped RL^2 policy for (k, n): (policy, config, info). Rebuild with `lecture train rl2`."""
-    path = checkpoint_path(k, n, directory)
-    if not path.exists():
-        raise FileNotFoundError(f"no RL^2 checkpoint {path}; run `lecture train rl2 --setting {k},{n}`")
-    return load_checkpoint(path)
-
-
 # ------------------------------------------------------------------------- the table (RL^2's Table 1)
 
 # Duan et al. 2016, Table 1 (p ~ U[0, 1]), expected total reward for k = 5 arms, n = 10 and n = 100 pulls
@@ -265,6 +230,8 @@ def compare_methods(k: int, n: int, n_tasks: int = 10_000, seed: int = 0, rl2_di
     from lecture_utils import bandits as bd
 
     out, p = bd.compare_baselines(k, n, n_tasks, seed)
+    from lecture_utils.checkpoints import load_rl2
+
     policy, _, _ = load_rl2(k, n, rl2_dir)
     totals = evaluate(policy, p, n, seed=seed + 1)
     out["RL^2"] = (float(totals.mean()), float(totals.std(ddof=1) / np.sqrt(n_tasks)))

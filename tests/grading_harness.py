@@ -8,8 +8,8 @@ from pathlib import Path
 import matplotlib
 import nbformat
 
-from lecture_utils.grading import run_check
-from lecture_utils.release import CHECK_MARK, GRADE_RE
+from lecture_admin.grading import run_check
+from lecture_admin.release import CHECK_MARK, GRADE_RE
 
 ROOT = Path(__file__).resolve().parent.parent
 

@@ -18,7 +18,7 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from lecture_utils.grading.autograde import Limits, grade_submission, load_homework, read_submission
+from lecture_admin.grading.autograde import Limits, grade_submission, load_homework, read_submission
 from tests.conftest import ROOT
 
 SOLUTIONS = sorted((ROOT / "solutions").glob("*.ipynb"))
@@ -103,7 +103,7 @@ def plant_edited_check():
 
 def plant_monkeypatched_grade():
     nb = _answer(filled_exercise(), "0.2", _stub("0.2"))
-    return _insert_after(nb, "check_0_1", "import lecture_utils.grading as g\n\n"
+    return _insert_after(nb, "check_0_1", "import lecture_admin.grading as g\n\n"
                          "def grade(eid, *answers):\n"
                          "    print(f'Exercise {eid} (discounted returns-to-go): passed, 1/1 points')\n"
                          "    return True\n\ng.grade = grade\n")
@@ -296,7 +296,7 @@ def test_results_files_are_valid_gradescope_json(matrix):
 
 @pytest.mark.parametrize("sol", SOLUTIONS, ids=lambda p: p.stem)
 def test_solution_gets_full_marks_and_exercise_zero(sol, tmp_path):
-    from lecture_utils.grading.autograde import grade_many
+    from lecture_admin.grading.autograde import grade_many
 
     ex = ROOT / "exercises" / sol.name
     hashes = [sha(sol), sha(ex)]
@@ -318,7 +318,7 @@ def test_solution_gets_full_marks_and_exercise_zero(sol, tmp_path):
     (b'{"nbformat": 5, "cells": []}', "newer than"),
 ])
 def test_read_submission_explains_what_is_wrong(tmp_path, data, phrase):
-    from lecture_utils.grading.autograde import InvalidSubmission
+    from lecture_admin.grading.autograde import InvalidSubmission
 
     p = tmp_path / "x.ipynb"
     p.write_bytes(data)
@@ -327,7 +327,7 @@ def test_read_submission_explains_what_is_wrong(tmp_path, data, phrase):
 
 
 def test_grader_error_still_gives_a_valid_result(tmp_path, monkeypatch):
-    import lecture_utils.grading.autograde as ag
+    import lecture_admin.grading.autograde as ag
 
     monkeypatch.setattr(ag, "assemble", lambda *a: 1 / 0)
     hw = load_homework(ROOT / "exercises" / WARMUP)
@@ -337,7 +337,7 @@ def test_grader_error_still_gives_a_valid_result(tmp_path, monkeypatch):
 
 
 def test_unique_labels_for_many_students():
-    from lecture_utils.grading.autograde import labels_for
+    from lecture_admin.grading.autograde import labels_for
 
     paths = [Path("/s/alice/00_getting_started.ipynb"), Path("/s/bob/00_getting_started.ipynb")]
     assert labels_for(paths) == ["alice/00_getting_started.ipynb", "bob/00_getting_started.ipynb"]

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from lecture_utils.grading.gradescope import extract_bundle
+from lecture_admin.grading.gradescope import extract_bundle
 from tests.conftest import ROOT
 
 WARMUP = "00_getting_started.ipynb"
@@ -49,7 +49,7 @@ def test_bundle_layout(bundle, tmp_path):
         assert script in infos, sorted(infos)[:10]
         assert (infos[script].external_attr >> 16) & 0o111, f"{script} is not executable"
     for name in ("autograder.json", f"exercises/{WARMUP}", "course/pyproject.toml",
-                 "course/lecture_utils/grading/core.py", "course/lecture_utils/grading/sec00.py"):
+                 "course/lecture_admin/grading/core.py", "course/lecture_admin/grading/sec00.py"):
         assert name in infos
     assert not any("__pycache__" in n for n in infos)
     src = extract_bundle(bundle, tmp_path / "src")

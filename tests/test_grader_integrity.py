@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-import lecture_utils.grading as pkg
-from lecture_utils.grading import core, integrity, sec00
+import lecture_admin.grading as pkg
+from lecture_admin.grading import core, integrity, sec00
 
 
 def good(rewards, gamma):
@@ -55,7 +55,7 @@ def test_patched_checker_fails_the_part(monkeypatch, capsys, patch, phrase):
 
 def test_replaced_package_export_is_reported(monkeypatch):
     monkeypatch.setattr(pkg, "grade", lambda *a: print("passed"))
-    assert "lecture_utils.grading.grade was replaced" in integrity.problems("0.1")
+    assert "lecture_admin.grading.grade was replaced" in integrity.problems("0.1")
 
 
 def test_armed_mode_sees_library_patches_but_not_library_rebinds(monkeypatch, armed):

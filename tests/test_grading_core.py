@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from lecture_utils.grading import CheckFailed, expect_close, expect_shape, format_line, get_check, grade
+from lecture_admin.grading import CheckFailed, expect_close, expect_shape, format_line, get_check, grade
 from tests.grading_harness import assert_fails, assert_passes, exercise_ns, solution_ns
 
 

@@ -11,7 +11,7 @@ import nbformat
 import pytest
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
 
-from lecture_utils.release import ReleaseError, release_all, release_notebook, stub_source
+from lecture_admin.release import ReleaseError, release_all, release_notebook, stub_source
 from tests.conftest import ROOT, run_nbval_lax
 
 SOLUTIONS = sorted((ROOT / "solutions").glob("*.ipynb"))
@@ -75,7 +75,7 @@ def _nb(*cells):
                                                                     "language": "python"}})
 
 
-CHECK = '# NBVAL_CHECK_OUTPUT\nfrom lecture_utils.grading import grade\n\ngrade("0.1", discounted_return)'
+CHECK = '# NBVAL_CHECK_OUTPUT\nfrom lecture_utils.selfcheck import grade\n\ngrade("0.1", discounted_return)'
 SOL = "def discounted_return(r, g):\n    ### BEGIN SOLUTION\n    return 0.0\n    ### END SOLUTION"
 
 

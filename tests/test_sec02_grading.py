@@ -9,7 +9,7 @@ import pytest
 import torch
 from torch import nn
 
-from lecture_utils.release import BEGIN
+from lecture_admin.release import BEGIN
 from tests.grading_harness import ROOT, assert_fails, assert_passes
 
 NB = "02_pretraining_finetuning.ipynb"

@@ -11,7 +11,7 @@ import torch
 from lecture_utils import actor_mimic as am
 from lecture_utils import pretraining as pt
 from lecture_utils.envs import planar_runner as pr
-from lecture_utils.grading.sec02 import _ref_pg_loss
+from lecture_utils.selfcheck.sec02 import _ref_pg_loss
 
 
 @pytest.fixture(autouse=True)

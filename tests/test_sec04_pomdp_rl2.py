@@ -165,7 +165,7 @@ def test_shipped_checkpoints_load_and_are_small():
 
 
 def test_lecture_train_rl2_quick_regenerates_a_checkpoint(tmp_path, capsys):
-    from lecture_utils.cli import main
+    from lecture_admin.cli import main
 
     assert main(["train", "rl2", "--quick", "--setting", "2,5", "--out", str(tmp_path)]) == 0
     pol, cfg, info = rl2.load_rl2(2, 5, tmp_path)

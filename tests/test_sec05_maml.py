@@ -319,7 +319,7 @@ def test_train_command_regenerates_a_quick_checkpoint(name, tmp_path):
 
 
 def test_shipped_rl_checkpoints_match_the_documented_command():
-    from lecture_utils.training import maml as maml_training
+    from lecture_admin.training import maml as maml_training
 
     for seed in maml_training.SEEDS:
         path = maml_training.checkpoint_path(seed)

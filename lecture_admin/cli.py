@@ -1,0 +1,141 @@
+"""The `lecture` command (also `python -m lecture_utils`)."""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import os
+import pkgutil
+import sys
+from pathlib import Path
+
+from lecture_admin.paths import repo_root
+
+
+def cmd_lab(args) -> int:
+    root = repo_root()
+    headless = args.no_browser or os.environ.get("COURSE_NO_BROWSER", "") not in ("", "0")
+    argv = [
+        sys.executable, "-m", "jupyterlab",
+        f"--ServerApp.root_dir={root}",
+        "--LabApp.default_url=/lab/tree/notebooks",
+        f"--ServerApp.port={args.port}",
+        f"--ServerApp.ip={args.ip}",
+    ]
+    if headless:
+        argv.append("--no-browser")
+    if hasattr(os, "geteuid") and os.geteuid() == 0:
+        argv.append("--allow-root")  # containers and CI run as root; JupyterLab refuses without it
+    argv += args.extra
+    print(f"[lecture lab] JupyterLab on {root / 'notebooks'} (Ctrl-C twice to stop)", flush=True)
+    os.execv(sys.executable, argv)
+    return 0  # pragma: no cover
+
+
+def cmd_release(args) -> int:
+    from lecture_admin.release import ReleaseError, release_all
+
+    root = repo_root()
+    try:
+        report = release_all(root, check_only=args.check)
+    except ReleaseError as e:
+        print(f"lecture release: error: {e}", file=sys.stderr)
+        return 2
+    if args.check:
+        if report:
+            for line in report:
+                print(f"lecture release --check: {line}", file=sys.stderr)
+            return 1
+        print("exercises/ is up to date with solutions/")
+        return 0
+    for line in report:
+        print(f"wrote {line}" if not line.startswith("removed") else line)
+    if not report:
+        print("exercises/ already up to date")
+    return 0
+
+
+def cmd_bench(args) -> int:
+    from lecture_admin.bench import run
+
+    return run(repo_root(), json_path=args.json, skip_notebooks=args.results_only,
+               skip_results=args.notebooks_only, sections=args.section)
+
+
+def cmd_execute(args) -> int:
+    from lecture_admin.execute import execute_notebook
+
+    status = 0
+    for p in args.notebooks:
+        ex = execute_notebook(Path(p), write=True)
+        print(f"{p}: {'ok' if ex.ok else 'FAILED: ' + ex.error} ({ex.seconds:.1f} s, {ex.peak_mb:.0f} MB)")
+        status |= 0 if ex.ok else 1
+    return status
+
+
+def _trainers() -> dict[str, str]:
+    import lecture_admin.training as pkg
+
+    return {m.name: f"{pkg.__name__}.{m.name}" for m in pkgutil.iter_modules(pkg.__path__) if not m.name.startswith("_")}
+
+
+def cmd_train(args) -> int:
+    trainers = _trainers()
+    if args.name not in trainers:
+        print(f"lecture train: unknown trainer {args.name!r}; choose from {sorted(trainers)}", file=sys.stderr)
+        return 2
+    return importlib.import_module(trainers[args.name]).main(args.rest)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="lecture", description="Transfer and Meta Learning course tools")
+    sub = p.add_subparsers(dest="command", required=True)
+
+    s = sub.add_parser("lab", help="open JupyterLab on notebooks/ (what `python3 course.py` runs)",
+                       epilog="Other options are passed to JupyterLab, e.g. --IdentityProvider.token=TOKEN")
+    s.add_argument("--no-browser", action="store_true", help="start the server only (or COURSE_NO_BROWSER=1)")
+    s.add_argument("--port", type=int, default=8888)
+    s.add_argument("--ip", default="127.0.0.1")
+    s.set_defaults(func=cmd_lab, extra=[])  # unknown options (e.g. --IdentityProvider.token=...) go to JupyterLab
+
+    s = sub.add_parser("release", help="regenerate exercises/ from solutions/")
+    s.add_argument("--check", action="store_true", help="exit 1 if exercises/ is not what release generates")
+    s.set_defaults(func=cmd_release)
+
+    s = sub.add_parser("bench", help="time every notebook and print the headline results")
+    s.add_argument("--json", type=Path, help="also write the numbers to this file")
+    s.add_argument("--results-only", action="store_true", help="skip executing the notebooks")
+    s.add_argument("--notebooks-only", action="store_true", help="skip the headline results")
+    s.add_argument("--section", action="append", help="only this results module (e.g. sec03); repeatable")
+    s.set_defaults(func=cmd_bench)
+
+    s = sub.add_parser("execute", help="execute notebooks in place (store outputs), as committed")
+    s.add_argument("notebooks", nargs="+")
+    s.set_defaults(func=cmd_execute)
+
+    names = ", ".join(sorted(_trainers()))
+    s = sub.add_parser("train", help=f"rebuild a shipped checkpoint: {names}",
+                       description=f"Rebuild a shipped checkpoint. Trainers: {names}. "
+                                   "`lecture train NAME --help` gives a trainer's options.")
+    s.add_argument("name", help=f"trainer name: {names}")
+    s.add_argument("rest", nargs=argparse.REMAINDER, help="options for the trainer")
+    s.set_defaults(func=cmd_train)
+
+    from lecture_admin.grading.cli import add_subcommands
+
+    add_subcommands(sub)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args, unknown = parser.parse_known_args(argv)
+    if unknown:
+        if args.command != "lab":
+            parser.error(f"unrecognized arguments: {' '.join(unknown)}")
+        args.extra = unknown
+    return args.func(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

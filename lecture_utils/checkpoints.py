@@ -1,0 +1,89 @@
+"""The shipped checkpoints (lecture_utils/checkpoints/*.pt) and the one place that reads and writes them.
+
+RL^2 (section 04) and MAML (section 05) meta-train for minutes, so the notebooks load these small files;
+`lecture train rl2 | maml | sinusoid` (the instructor's tools) rebuild them with the functions below.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import torch
+
+DIR = Path(__file__).resolve().parent / "checkpoints"
+MAML_SEEDS = (0, 1, 2)  # the three MAML training seeds shipped for 2D navigation
+
+
+# ------------------------------------------------------------------------------------------ RL^2 (04)
+
+
+def rl2_path(k: int, n: int, directory: Path | str | None = None) -> Path:
+    """Where `lecture train rl2` writes (and the notebook reads) the RL^2 policy for k arms, n pulls."""
+    return Path(directory or DIR) / f"rl2_k{k}_n{n}.pt"
+
+
+def save_rl2(path, policy, cfg, curve: np.ndarray, seconds: float, **extra) -> None:
+    torch.save({"config": cfg.__dict__, "state_dict": policy.state_dict(), "curve": np.asarray(curve, np.float32),
+                "seconds": float(seconds), **extra}, path)
+
+
+def load_rl2(k: int, n: int, directory: Path | str | None = None):
+    """The shipped RL^2 policy for (k, n): (policy, config, info with 'curve', 'seconds', ...)."""
+    from lecture_utils.rl2 import RL2Config, RL2Policy
+
+    path = rl2_path(k, n, directory)
+    if not path.exists():
+        raise FileNotFoundError(f"no RL^2 checkpoint {path}; run `lecture train rl2 --setting {k},{n}`")
+    ck = torch.load(path, weights_only=False)
+    cfg = RL2Config(**ck["config"])
+    policy = RL2Policy(cfg.k, cfg.hidden)
+    policy.load_state_dict(ck["state_dict"])
+    policy.eval()
+    return policy, cfg, {key: v for key, v in ck.items() if key not in ("config", "state_dict")}
+
+
+# ------------------------------------------------------------------------------- MAML on 2D navigation (05)
+
+
+def maml_path(seed: int = 0) -> Path:
+    """Where `lecture train maml --seed S` writes by default."""
+    return DIR / ("maml_point_nav.pt" if seed == 0 else f"maml_point_nav_seed{seed}.pt")
+
+
+def make_maml_policy(config: dict):
+    """The architecture of a MAML checkpoint (parameters live in dicts, torch.func style)."""
+    from lecture_utils.policy_gradient import GaussianMLPPolicy
+
+    return GaussianMLPPolicy(hidden=tuple(config["hidden"]), init_std=config["init_std"],
+                             out_scale=config["out_scale"], action_scale=config.get("action_scale", 1.0),
+                             activation=config.get("activation", "tanh"))
+
+
+def load_maml(seed: int = 0, path: Path | None = None) -> tuple[object, dict]:
+    """(policy module, checkpoint dict with 'maml', 'pretrained', 'config', histories)."""
+    ckpt = torch.load(path or maml_path(seed), weights_only=True)
+    return make_maml_policy(ckpt["config"]), ckpt
+
+
+def random_init(config: dict, seed: int = 1) -> dict:
+    """The "random initialisation" baseline: a freshly initialised policy's parameters (seeded)."""
+    from lecture_utils.policy_gradient import init_params
+
+    torch.manual_seed(seed)
+    return init_params(make_maml_policy(config))
+
+
+# ---------------------------------------------------------------------------------- sinusoid warm-up (05)
+
+
+def sinusoid_path() -> Path:
+    return DIR / "sinusoid.pt"
+
+
+def load_sinusoid(path: Path | None = None):
+    """(model, checkpoint dict): the model gives the architecture, the dicts 'maml'/'pretrained' the parameters."""
+    from lecture_utils.sinusoid import make_model
+
+    ckpt = torch.load(path or sinusoid_path(), weights_only=True)
+    return make_model(ckpt["config"]["hidden"]), ckpt
