@@ -25,7 +25,6 @@ from dataclasses import dataclass
 
 import numpy as np
 
-
 _ID_RE = re.compile(r"^(\d+)\.(\d+)$")
 
 
@@ -43,6 +42,7 @@ class Check:
     title: str
     points: int
     fn: Callable[..., None]
+    optional: bool = False  # extra credit
 
     @property
     def grade_id(self) -> str:
@@ -50,9 +50,21 @@ class Check:
 
 
 _REGISTRY: dict[str, Check] = {}
+_CASE_SEED: int | None = None  # None: the public, fixed cases; the grader sets its own (see use_case_seed)
 
 
-def check(exercise_id: str, title: str, points: int):
+def case_rng(tag: int) -> np.random.Generator:
+    """The random generator a check draws its cases from: fixed in the student's self-check; in the grader's
+    own process, derived from the seed the instructor sets at grading time (so the cases are not known)."""
+    return np.random.default_rng(tag if _CASE_SEED is None else (_CASE_SEED, tag))
+
+
+def use_case_seed(seed: int | None) -> None:
+    global _CASE_SEED
+    _CASE_SEED = seed
+
+
+def check(exercise_id: str, title: str, points: int, optional: bool = False):
     """Register a check function for `exercise_id` ("section.part", e.g. "3.1")."""
     if not _ID_RE.match(exercise_id):
         raise ValueError(f"exercise ids look like '3.1', got {exercise_id!r}")
@@ -63,7 +75,7 @@ def check(exercise_id: str, title: str, points: int):
         existing = _REGISTRY.get(exercise_id)
         if existing is not None and existing.fn.__qualname__ != fn.__qualname__:
             raise ValueError(f"exercise {exercise_id} is registered twice ({existing.fn.__qualname__})")
-        _REGISTRY[exercise_id] = Check(exercise_id, title, points, fn)
+        _REGISTRY[exercise_id] = Check(exercise_id, title, points, fn, optional)
         return fn
 
     return deco

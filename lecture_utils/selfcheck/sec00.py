@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import numpy as np
 
-from lecture_utils.selfcheck.core import CheckFailed, call, check, expect_close
+from lecture_utils.selfcheck.core import CheckFailed, call, case_rng, check, expect_close
 
 
 @check("0.1", "discounted return", points=1)
 def check_discounted_return(discounted_return) -> None:
-    rng = np.random.default_rng(1)
+    rng = case_rng(1)
     for n in (1, 2, 7, 50):
         rewards = rng.normal(size=n)
         gamma = float(rng.uniform(0.5, 0.99))
@@ -22,7 +22,7 @@ def check_discounted_return(discounted_return) -> None:
 
 @check("0.2", "discounted returns-to-go", points=1)
 def check_returns_to_go(returns_to_go) -> None:
-    rng = np.random.default_rng(2)
+    rng = case_rng(2)
     for n in (1, 3, 20):
         rewards = rng.normal(size=n)
         gamma = float(rng.uniform(0.5, 0.99))

@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 
 import lecture_utils.domain_randomization as dr
-from lecture_utils.selfcheck.core import CheckFailed, as_array, call, check, expect_close, expect_shape
+from lecture_utils.selfcheck.core import CheckFailed, as_array, call, case_rng, check, expect_close, expect_shape
 
 
 def _fraction_of_range(s, low, high, log):
@@ -18,7 +18,7 @@ def _fraction_of_range(s, low, high, log):
 
 @check("1.1", "domain-randomization sampler", points=2)
 def check_sampler(sample_params) -> None:
-    rng = np.random.default_rng(101)
+    rng = case_rng(101)
     for p, n in ((1, 5), (3, 4000), (4, 1), (6, 5000)):
         low = rng.uniform(0.1, 1.0, p)
         high = low * rng.uniform(20.0, 60.0, p)  # wide ranges: uniform and log-uniform differ a lot
@@ -64,7 +64,7 @@ def check_sampler(sample_params) -> None:
 
 @check("1.2", "0-shot evaluation protocol", points=1)
 def check_target_return(target_return) -> None:
-    rng = np.random.default_rng(202)
+    rng = case_rng(202)
     low, high = dr.param_ranges(1.5)
     for m, n in ((1, 1), (2, 5), (4, 16), (3, 8)):
         theta = rng.normal(0.0, 3.0, size=3) - np.array([4.0, 3.0, 1.0])
@@ -79,7 +79,7 @@ def check_target_return(target_return) -> None:
 
 @check("1.3", "k-shot evaluation protocol", points=2)
 def check_shot_curve(shot_curve) -> None:
-    rng = np.random.default_rng(303)
+    rng = case_rng(303)
     low, high = dr.param_ranges(1.0)
     for m, shots in ((1, [0, 2, 4]), (3, [0, 1, 2, 5, 8]), (2, [0, 6])):
         theta0 = rng.normal(0.0, 2.0, size=3) - np.array([3.0, 3.0, 0.0])
@@ -113,7 +113,7 @@ def _random_targets(rng, m, wrong_side: bool, delay_heavy: bool = False) -> np.n
 
 @check("1.4", "narrowest range covering the target", points=2)
 def check_coverage_width(coverage_width) -> None:
-    rng = np.random.default_rng(404)
+    rng = case_rng(404)
     for m, wrong_side, delay_heavy in ((1, False, False), (4, False, False), (3, True, False), (5, False, False),
                                        (2, True, False), (3, False, True)):
         p = _random_targets(rng, m, wrong_side, delay_heavy)

@@ -7,7 +7,7 @@ from functools import cache
 
 import numpy as np
 
-from lecture_utils.selfcheck.core import CheckFailed, as_array, call, check, expect_close, expect_shape
+from lecture_utils.selfcheck.core import CheckFailed, as_array, call, case_rng, check, expect_close, expect_shape
 
 
 def _pair(result, name: str):
@@ -18,7 +18,7 @@ def _pair(result, name: str):
 
 @check("4.1", "Beta-Bernoulli belief update", points=2)
 def check_beta_update(beta_update) -> None:
-    rng = np.random.default_rng(41)
+    rng = case_rng(41)
     for case in range(6):
         k = int(rng.integers(2, 6))
         alpha, beta = rng.integers(1, 5, size=k).astype(float), rng.integers(1, 5, size=k).astype(float)
@@ -45,7 +45,7 @@ def _p_best(alpha: tuple, beta: tuple) -> np.ndarray:
 
 @check("4.2", "Thompson sampling", points=2)
 def check_thompson(thompson_action) -> None:
-    rng = np.random.default_rng(42)
+    rng = case_rng(42)
     n_calls = 3000
     for case in range(3):
         k = int(rng.integers(2, 5))
@@ -84,7 +84,7 @@ def _reference_value(a1, b1, a2, b2, h) -> float:
 
 @check("4.3", "Bayes-optimal value by dynamic programming", points=3)
 def check_bayes_optimal_value(bayes_optimal_value) -> None:
-    rng = np.random.default_rng(43)
+    rng = case_rng(43)
     cases = [((1, 1, 1, 1), 1), ((1, 1, 1, 1), 2), ((1, 1, 1, 1), 10)]
     for _ in range(8):
         prior = tuple(int(v) for v in rng.integers(1, 6, size=4))
@@ -99,7 +99,7 @@ def check_bayes_optimal_value(bayes_optimal_value) -> None:
 
 @check("4.4", "RL^2 input encoding", points=2)
 def check_rl2_encoding(encode_rl2_stream) -> None:
-    rng = np.random.default_rng(44)
+    rng = case_rng(44)
     for case in range(5):
         k = int(rng.integers(2, 6))
         n_tasks = int(rng.integers(2, 5))

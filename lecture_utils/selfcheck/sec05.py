@@ -10,7 +10,7 @@ import torch
 from torch import nn
 from torch.func import functional_call
 
-from lecture_utils.selfcheck.core import CheckFailed, call, check, expect_close
+from lecture_utils.selfcheck.core import CheckFailed, call, case_rng, check, expect_close
 
 
 def _mlp(rng: np.random.Generator, d_in: int = 1) -> tuple[nn.Module, dict]:
@@ -54,7 +54,7 @@ def _expect_param_dict(got, params, name):
 
 @check("5.1", "functional inner step", points=2)
 def check_inner_step(inner_step) -> None:
-    rng = np.random.default_rng(51)
+    rng = case_rng(51)
     for case in range(4):
         d_in = int(rng.integers(1, 4))
         model, params = _mlp(rng, d_in)
@@ -113,7 +113,7 @@ def _ref_maml_loss(model, params, tasks, alpha):
 
 @check("5.2", "MAML meta-loss over a batch of tasks", points=3)
 def check_maml_loss(maml_loss) -> None:
-    rng = np.random.default_rng(52)
+    rng = case_rng(52)
     for case in range(3):
         model, params = _mlp(rng)
         n_tasks = int(rng.integers(2, 6))
@@ -172,7 +172,7 @@ def _ref_reinforce(log_probs, rewards, gamma):
 
 @check("5.3", "REINFORCE surrogate loss with a baseline", points=2)
 def check_reinforce_loss(reinforce_loss) -> None:
-    rng = np.random.default_rng(53)
+    rng = case_rng(53)
     for n, h in [(4, 6), (10, 1), (2, 17), (7, 30), (1, 5)]:
         gamma = float(rng.uniform(0.5, 0.99))
         rewards = torch.tensor(rng.normal(-1, 1, size=(n, h)))

@@ -1,0 +1,1 @@
+"""Hidden tests for homework 01 (see hidden/__init__.py)."""

@@ -1,0 +1,1 @@
+"""Hidden tests for homework 04 (see hidden/__init__.py)."""
