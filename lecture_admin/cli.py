@@ -76,7 +76,8 @@ def cmd_execute(args) -> int:
 def _trainers() -> dict[str, str]:
     import lecture_admin.training as pkg
 
-    return {m.name: f"{pkg.__name__}.{m.name}" for m in pkgutil.iter_modules(pkg.__path__) if not m.name.startswith("_")}
+    mods = [m.name for m in pkgutil.iter_modules(pkg.__path__) if not m.name.startswith("_")]
+    return {name: f"{pkg.__name__}.{name}" for name in mods}
 
 
 def cmd_train(args) -> int:

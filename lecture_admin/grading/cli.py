@@ -1,4 +1,4 @@
-"""`lecture grade` and `lecture autograder` (registered by lecture_admin/cli.py)."""
+"""`lecture grade` and `lecture autograder` (added to the `lecture` command by lecture_admin/cli.py)."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import re
 import sys
 from pathlib import Path
 
-from lecture_admin.grading.autograde import Limits
+from lecture_admin.grading.grader import Limits
 
 
 def _add_limits(p: argparse.ArgumentParser, defaults: Limits) -> None:
@@ -15,9 +15,9 @@ def _add_limits(p: argparse.ArgumentParser, defaults: Limits) -> None:
     g.add_argument("--cell-timeout", type=float, default=defaults.cell_timeout, metavar="S",
                    help=f"seconds per cell (default {defaults.cell_timeout:g})")
     g.add_argument("--total-timeout", type=float, default=defaults.total_timeout, metavar="S",
-                   help=f"seconds per submission, restarts included (default {defaults.total_timeout:g})")
-    g.add_argument("--memory-mb", type=float, default=defaults.memory_mb, metavar="MB",
-                   help=f"memory for the kernel (default {defaults.memory_mb:g})")
+                   help=f"seconds to run a submission's cells, restarts included (default {defaults.total_timeout:g})")
+    g.add_argument("--memory-mb", type=int, default=defaults.memory_mb, metavar="MB",
+                   help=f"address space of the grading kernel (default {defaults.memory_mb})")
     g.add_argument("--max-size-mb", type=float, default=defaults.max_size_mb, metavar="MB",
                    help=f"larger submission files are rejected (default {defaults.max_size_mb:g})")
 
@@ -31,66 +31,78 @@ def _safe_name(label: str) -> str:
     return re.sub(r"[^A-Za-z0-9._-]+", "__", label.removesuffix(".ipynb")) + ".json"
 
 
-def cmd_grade(args) -> int:
-    from lecture_admin.grading.autograde import (
-        collect_submissions,
-        find_exercises_dir,
-        grade_many,
-        grade_submission,
-        labels_for,
-        load_homeworks,
-        select_homework,
-        write_gradebook,
-        write_results_json,
-    )
+def collect_submissions(paths: list[Path]) -> list[Path]:
+    out = []
+    for p in map(Path, paths):
+        if p.is_dir():
+            out += sorted(q for q in p.rglob("*.ipynb") if ".ipynb_checkpoints" not in q.parts)
+        elif p.exists():
+            out.append(p)
+        else:
+            raise SystemExit(f"lecture grade: {p}: no such file or folder")
+    return out
 
-    limits = _limits(args)
-    homeworks = load_homeworks(find_exercises_dir(args.exercises))
+
+def labels_for(paths: list[Path]) -> list[str]:
+    """Short unique names: the file name, or as many parent folders as needed (alice/00_x.ipynb)."""
+    parts = [Path(p).resolve().parts for p in paths]
+    depth = 1
+    while depth < max((len(p) for p in parts), default=1):
+        labels = ["/".join(p[-depth:]) for p in parts]
+        if len(set(labels)) == len(labels):
+            return labels
+        depth += 1
+    return ["/".join(p) for p in parts]
+
+
+def cmd_grade(args) -> int:
+    from lecture_admin.grading.grader import grade_many
+    from lecture_admin.grading.homework import load_homeworks, select_homework
+    from lecture_admin.grading.results import write_gradebook, write_results_json
+    from lecture_admin.paths import exercises_dir
+
+    homeworks = load_homeworks(exercises_dir(args.exercises))
     homework = select_homework(homeworks, args.homework) if args.homework else None
     paths = collect_submissions(args.submissions)
     if not paths:
         print("lecture grade: no .ipynb submissions found", file=sys.stderr)
         return 2
-    if len(paths) == 1 and not Path(args.submissions[0]).is_dir():
-        result = grade_submission(paths[0], homework=homework, homeworks=homeworks, limits=limits)
-        out = args.results or Path("results.json")
-        write_results_json(result, out)
-        print(result.report())
-        print(f"wrote {out}")
-        return 0
-
-    out_dir = args.results or Path("grading-results")
-    gradebook = args.gradebook or out_dir / "gradebook.csv"
+    single = len(paths) == 1 and not Path(args.submissions[0]).is_dir()
+    out_dir = args.results or (Path("results.json") if single else Path("grading-results"))
     labels = labels_for(paths)
 
     def progress(done, total, r):
-        print(f"[{done}/{total}] {r.submission}: {r.score:g}/{r.max_score:g} {r.status} ({r.seconds:.1f} s)",
-              flush=True)
+        if not single:
+            print(f"[{done}/{total}] {r.submission}: {r.score:g}/{r.max_score:g} {r.status.value} "
+                  f"({r.seconds:.1f} s)", flush=True)
 
-    results = grade_many(paths, jobs=args.jobs, progress=progress, homework=homework, homeworks=homeworks,
-                         limits=limits)
-    for label, r in zip(labels, results):
-        write_results_json(r, out_dir / _safe_name(label))
+    results = grade_many(paths, homeworks, jobs=args.jobs, seed=args.seed, progress=progress, labels=labels,
+                         homework=homework, limits=_limits(args))
+    if single:
+        write_results_json(results[0], out_dir)
+        print(results[0].report())
+        print(f"wrote {out_dir}")
+        return 0
+    gradebook = args.gradebook or out_dir / "gradebook.csv"
+    names = [_safe_name(label) for label in labels]
+    for name, r in zip(names, results):
+        write_results_json(r, out_dir / name)
     write_gradebook(results, gradebook)
     counts: dict[str, int] = {}
     for r in results:
-        counts[r.status] = counts.get(r.status, 0) + 1
+        counts[r.status.value] = counts.get(r.status.value, 0) + 1
     print(f"graded {len(results)} submissions: " + ", ".join(f"{n} {s}" for s, n in sorted(counts.items())))
-    print(f"wrote {gradebook} and {len(results)} results files in {out_dir}/")
+    print(f"wrote {gradebook} and {len(results)} results files (e.g. {names[0]}, Gradescope's results.json "
+          f"format) in {out_dir}/")
     return 0
 
 
 def cmd_autograder(args) -> int:
-    from lecture_admin.grading.gradescope import GRADESCOPE_LIMITS, build_bundle
+    from lecture_admin.grading.gradescope import build_bundle
+    from lecture_admin.paths import repo_root
 
-    root = Path(args.course) if args.course else None
-    if root is None:
-        from lecture_admin.cli import repo_root
-
-        root = repo_root()
-    limits = Limits(cell_timeout=args.cell_timeout, total_timeout=args.total_timeout, memory_mb=args.memory_mb,
-                    max_size_mb=args.max_size_mb, file_mb=GRADESCOPE_LIMITS.file_mb)
-    out = build_bundle(root, args.section, args.out, limits)
+    root = Path(args.course) if args.course else repo_root()
+    out = build_bundle(root, args.section, args.out, _limits(args), seed=args.seed)
     print(f"wrote {out}: upload it as the Gradescope autograder (Ubuntu base image); see docs/grading.md")
     return 0
 
@@ -98,8 +110,9 @@ def cmd_autograder(args) -> int:
 def add_subcommands(sub) -> None:
     s = sub.add_parser(
         "grade", help="grade homework submissions (results.json, gradebook CSV)",
-        description="Grade submitted homework notebooks with nbval on copies: one file gives a Gradescope-format "
-                    "results.json and a report; several (or folders) give one results file each and a gradebook CSV.")
+        description="Grade submitted homework notebooks: each runs in a sandboxed kernel, and hidden tests in "
+                    "the grader decide each part. One file gives a Gradescope-format results.json and a report; "
+                    "several (or folders) give one results file each and a gradebook CSV.")
     s.add_argument("submissions", nargs="+", type=Path, help="submitted .ipynb files or folders of them")
     s.add_argument("--results", type=Path, help="results.json for one submission (default ./results.json); "
                                                  "a folder for many (default ./grading-results)")
@@ -107,14 +120,17 @@ def add_subcommands(sub) -> None:
     s.add_argument("--jobs", "-j", type=int, default=1, help="grade this many submissions in parallel")
     s.add_argument("--homework", help="the homework they must be (e.g. 03); default: recognised from each file")
     s.add_argument("--exercises", type=Path, help="folder of released exercises (default: the course's exercises/)")
+    s.add_argument("--seed", type=int, default=None,
+                   help="seed of the hidden test cases (default: LECTURE_GRADING_SEED, else a fresh random one); "
+                        "never store it in the repository")
     _add_limits(s, Limits())
     s.set_defaults(func=cmd_grade)
-
-    from lecture_admin.grading.gradescope import GRADESCOPE_LIMITS
 
     s = sub.add_parser("autograder", help="build the Gradescope autograder zip for one homework")
     s.add_argument("section", help="homework: section number (03) or notebook name")
     s.add_argument("--out", type=Path, required=True, help="the zip to write")
     s.add_argument("--course", type=Path, help="course folder (default: the current one)")
-    _add_limits(s, GRADESCOPE_LIMITS)
+    s.add_argument("--seed", type=int, default=None, help="seed of the hidden cases, stored in the zip only "
+                                                          "(default: a fresh random one)")
+    _add_limits(s, Limits())
     s.set_defaults(func=cmd_autograder)

@@ -5,7 +5,7 @@ Bundle layout (the zip Gradescope unpacks into /autograder/source)::
     setup.sh, run_autograder     at the root (from lecture_admin/autograder_template/)
     autograder.json              which homework, the limits
     exercises/*.ipynb            the released notebooks (the graded one, and the others to recognise them)
-    course/                      the course package (pyproject.toml + lecture_utils/), pip-installed by setup.sh
+    course/                      the course (pyproject.toml, lecture_utils/, lecture_admin/), pip-installed by setup.sh
 
     python -m lecture_admin.grading.gradescope --root /autograder --config /autograder/source/autograder.json
 """
@@ -21,44 +21,37 @@ import traceback
 import zipfile
 from pathlib import Path
 
-from lecture_admin.grading.autograde import (
-    STATUS_ERROR,
-    STATUS_INVALID,
-    GradeResult,
-    Limits,
-    PartResult,
-    grade_submission,
-    load_homework,
-    load_homeworks,
-    read_submission,
-    select_homework,
-    write_results_json,
-)
+from lecture_admin.grading.grader import Limits, grade_many, grading_seed
+from lecture_admin.grading.homework import load_homework, load_homeworks, select_homework
+from lecture_admin.grading.results import GradeResult, PartResult, PartStatus, Status, write_results_json
+from lecture_admin.grading.submission import read_submission
 
 TEMPLATE = Path(__file__).resolve().parent.parent / "autograder_template"
-# Gradescope's defaults are 10 min, 768 MB and half a CPU: leave room for the grader itself (~90 MB).
-GRADESCOPE_LIMITS = Limits(total_timeout=480.0, memory_mb=600.0)
 
 
 def _course_files(root: Path):
     for name in ("pyproject.toml", "README.md", "LICENSE"):
         if (root / name).is_file():
             yield root / name, Path(name)
-    pkg = root / "lecture_utils"
-    for p in sorted(pkg.rglob("*")):
-        if p.is_file() and "__pycache__" not in p.parts and p.suffix not in (".pyc", ".pyo"):
-            yield p, p.relative_to(root)
+    for pkg in (root / "lecture_utils", root / "lecture_admin"):
+        for p in sorted(pkg.rglob("*")):
+            if p.is_file() and "__pycache__" not in p.parts and p.suffix not in (".pyc", ".pyo"):
+                yield p, p.relative_to(root)
 
 
-def build_bundle(root: Path, section: str, out: Path, limits: Limits | None = None) -> Path:
-    """Write the Gradescope autograder zip for homework `section` of the course in `root`."""
-    limits = limits or GRADESCOPE_LIMITS
+def build_bundle(root: Path, section: str, out: Path, limits: Limits | None = None, seed: int | None = None) -> Path:
+    """Write the Gradescope autograder zip for homework `section` of the course in `root`.
+
+    The hidden cases' seed goes into the zip (never into the repository): given, or a fresh random one.
+    """
+    limits = limits or Limits()
     exercises = sorted((root / "exercises").glob("*.ipynb"))
     hw = select_homework(load_homeworks(root / "exercises"), section)
     config = {
         "homework": f"exercises/{hw.path.name}",
         "parts": [dataclasses.asdict(p) for p in hw.parts],
         "limits": dataclasses.asdict(limits),
+        "seed": grading_seed(seed),
         "built": time.strftime("%Y-%m-%d %H:%M:%S"),
     }
     out = Path(out)
@@ -111,14 +104,12 @@ def run(root: Path, config_path: Path) -> GradeResult:
     limits = Limits(**config.get("limits", {}))
     sub, note = _pick_submission(root / "submission", hw.path.name)
     if sub is None:
-        result = GradeResult(submission="(none)", homework=hw.key, status=STATUS_INVALID, messages=[note])
-        result.parts = [PartResult(p.exercise_id, p.title, p.points, 0.0, "not graded", note) for p in hw.parts]
-        return result
-    result = grade_submission(sub, homework=hw, homeworks=homeworks, limits=limits,
-                              label=str(sub.relative_to(root / "submission")))
-    if result.status == STATUS_INVALID and not result.parts:
-        result.parts = [PartResult(p.exercise_id, p.title, p.points, 0.0, "not graded", result.messages[-1])
+        result = GradeResult(submission="(none)", homework=hw.key, status=Status.INVALID, messages=[note])
+        result.parts = [PartResult(p.exercise_id, p.title, p.points, p.optional, 0.0, PartStatus.FAILED, note)
                         for p in hw.parts]
+        return result
+    [result] = grade_many([sub], homeworks, seed=config.get("seed"), homework=hw, limits=limits,
+                          labels=[str(sub.relative_to(root / "submission"))], hide=(root / "source",))
     if note:
         result.messages.insert(0, note)
     return result
@@ -141,7 +132,7 @@ def main(argv: list[str] | None = None) -> int:
     except Exception as e:
         traceback.print_exc()
         msg = f"the autograder failed ({type(e).__name__}: {e}); please tell the course staff"
-        result = GradeResult(submission="?", status=STATUS_ERROR, messages=[msg])
+        result = GradeResult(submission="?", status=Status.ERROR, messages=[msg])
     write_results_json(result, results)
     print(result.report())
     return 0

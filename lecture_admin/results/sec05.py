@@ -6,8 +6,7 @@ import torch
 
 
 def results() -> list[dict]:
-    from lecture_utils import maml, sinusoid
-    from lecture_utils import checkpoints
+    from lecture_utils import checkpoints, maml, sinusoid
     from lecture_utils.maml import evaluate_seeds
 
     torch.set_num_threads(1)
