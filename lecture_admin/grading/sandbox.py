@@ -277,9 +277,9 @@ class SandboxKernel:
         self.shutdown()
 
     def start(self) -> Protections:
+        import zmq
         from jupyter_client.blocking import BlockingKernelClient
         from jupyter_client.connect import write_connection_file
-        import zmq
 
         if self._proc is not None:
             raise RuntimeError("sandbox kernel already started")
@@ -316,10 +316,10 @@ class SandboxKernel:
                   "RLIMIT_CPU": [cfg.cpu_seconds, cfg.cpu_seconds + 5]}
         if user:
             limits["RLIMIT_NPROC"] = cfg.nproc
-        spec = {"ns": unshare is not None, "expose": expose, "hide": hide, "mask": masks, "limits": limits, "workdir": str(self.workdir),
-                "uid": user.pw_uid if user else None, "gid": user.pw_gid if user else None,
-                "status": str(jobdir / "status.json"), "argv": [self.python, "-m", "ipykernel_launcher", "-f", conn,
-                                                                "--HistoryManager.enabled=False"]}
+        spec = {"ns": unshare is not None, "expose": expose, "hide": hide, "mask": masks, "limits": limits,
+                "workdir": str(self.workdir), "uid": user.pw_uid if user else None,
+                "gid": user.pw_gid if user else None, "status": str(jobdir / "status.json"),
+                "argv": [self.python, "-m", "ipykernel_launcher", "-f", conn, "--HistoryManager.enabled=False"]}
         (jobdir / "spec.json").write_text(json.dumps(spec))
         argv = [self.python, "-I", os.path.abspath(__file__), "--launch", str(jobdir / "spec.json")]
         if unshare:
@@ -482,7 +482,8 @@ class SandboxKernel:
             self._proc, self._kc, self._dirs = None, None, []
 
 
-MS_RDONLY, MS_NOSUID, MS_NODEV, MS_NOEXEC, MS_REMOUNT, MS_BIND, MS_REC, MS_PRIVATE = 1, 2, 4, 8, 32, 4096, 16384, 1 << 18
+MS_RDONLY, MS_NOSUID, MS_NODEV, MS_NOEXEC, MS_REMOUNT = 1, 2, 4, 8, 32
+MS_BIND, MS_REC, MS_PRIVATE = 4096, 16384, 1 << 18
 
 
 def _mount(src: str | None, target: str, fstype: str | None, flags: int, data: str | None = None) -> None:
