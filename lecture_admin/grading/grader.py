@@ -15,9 +15,10 @@ For one submission:
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import importlib.util
 import os
-import queue
 import secrets
 import shutil
 import sys
@@ -117,7 +118,7 @@ def grade_submission(path: Path, homeworks: list[Homework], homework: Homework |
         workdir = tmp / "work"
         workdir.mkdir()
         with SandboxKernel(workdir, config, slot=slot) as kernel:
-            result.missing_protections = kernel.start().missing()
+            result.missing_protections = kernel.protections.missing()
             errors = _run_cells(kernel, units, limits, result)
             checks = {u.exercise_id: u.source for u in units if u.role == "check"}
             for p in hw.parts:
@@ -207,22 +208,38 @@ def _grade_part(kernel, part, check_source: str, limits: Limits, errors: list[st
     return pr
 
 
+@contextlib.contextmanager
+def _claim_slot(max_slots: int = 64):
+    """A sandbox slot (one unprivileged user) no other job on this machine uses: a lock file per slot,
+    so two `lecture grade` runs at once never share a user (a slot's processes are killed at its end)."""
+    lock_dir = Path(tempfile.gettempdir()) / "lecgrade-slots"
+    lock_dir.mkdir(mode=0o700, exist_ok=True)
+    for slot in range(max_slots):
+        f = open(lock_dir / f"slot{slot}.lock", "w")
+        try:
+            fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            f.close()
+            continue
+        try:
+            yield slot
+        finally:
+            fcntl.flock(f, fcntl.LOCK_UN)
+            f.close()
+        return
+    raise RuntimeError(f"all {max_slots} grading slots are busy")
+
+
 def grade_many(paths: list[Path], homeworks: list[Homework], jobs: int = 1, seed: int | None = None,
                progress=None, labels: list[str] | None = None, **kwargs) -> list[GradeResult]:
     """Grade a class; `jobs` submissions at a time, each in its own sandbox slot (its own user)."""
     use_case_seed(grading_seed(seed))
     labels = labels or [Path(p).name for p in paths]
-    slots: queue.Queue[int] = queue.Queue()
-    for s in range(max(1, jobs)):
-        slots.put(s)
     done = [0]
 
     def one(i: int) -> GradeResult:
-        slot = slots.get()
-        try:
+        with _claim_slot() as slot:
             r = grade_submission(paths[i], homeworks, label=labels[i], slot=slot, **kwargs)
-        finally:
-            slots.put(slot)
         done[0] += 1
         if progress is not None:
             progress(done[0], len(paths), r)
