@@ -15,8 +15,6 @@ For one submission:
 
 from __future__ import annotations
 
-import contextlib
-import fcntl
 import importlib.util
 import os
 import secrets
@@ -90,8 +88,8 @@ def _zero_parts(hw: Homework | None, message: str) -> list[PartResult]:
 
 
 def grade_submission(path: Path, homeworks: list[Homework], homework: Homework | None = None,
-                     limits: Limits | None = None, label: str | None = None, slot: int = 0, isolate: bool = True,
-                     hide: tuple[Path, ...] = ()) -> GradeResult:
+                     limits: Limits | None = None, label: str | None = None, slot: int | None = None,
+                     isolate: bool = True, hide: tuple[Path, ...] = ()) -> GradeResult:
     """Grade one file. Call `use_case_seed(grading_seed(...))` first (grade_many does)."""
     limits = limits or Limits()
     t0 = time.monotonic()
@@ -208,28 +206,6 @@ def _grade_part(kernel, part, check_source: str, limits: Limits, errors: list[st
     return pr
 
 
-@contextlib.contextmanager
-def _claim_slot(max_slots: int = 64):
-    """A sandbox slot (one unprivileged user) no other job on this machine uses: a lock file per slot,
-    so two `lecture grade` runs at once never share a user (a slot's processes are killed at its end)."""
-    lock_dir = Path(tempfile.gettempdir()) / "lecgrade-slots"
-    lock_dir.mkdir(mode=0o700, exist_ok=True)
-    for slot in range(max_slots):
-        f = open(lock_dir / f"slot{slot}.lock", "w")
-        try:
-            fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except OSError:
-            f.close()
-            continue
-        try:
-            yield slot
-        finally:
-            fcntl.flock(f, fcntl.LOCK_UN)
-            f.close()
-        return
-    raise RuntimeError(f"all {max_slots} grading slots are busy")
-
-
 def grade_many(paths: list[Path], homeworks: list[Homework], jobs: int = 1, seed: int | None = None,
                progress=None, labels: list[str] | None = None, **kwargs) -> list[GradeResult]:
     """Grade a class; `jobs` submissions at a time, each in its own sandbox slot (its own user)."""
@@ -238,8 +214,7 @@ def grade_many(paths: list[Path], homeworks: list[Homework], jobs: int = 1, seed
     done = [0]
 
     def one(i: int) -> GradeResult:
-        with _claim_slot() as slot:
-            r = grade_submission(paths[i], homeworks, label=labels[i], slot=slot, **kwargs)
+        r = grade_submission(paths[i], homeworks, label=labels[i], **kwargs)
         done[0] += 1
         if progress is not None:
             progress(done[0], len(paths), r)

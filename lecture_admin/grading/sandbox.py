@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import base64
 import ctypes
+import fcntl
 import functools
 import json
 import math
@@ -274,8 +275,11 @@ def _unshare() -> str | None:
 
 
 class SandboxKernel:
-    def __init__(self, workdir: Path, config: SandboxConfig, slot: int = 0, python: str = sys.executable) -> None:
-        self.workdir, self.config, self.slot, self.python = Path(workdir).resolve(), config, slot, python
+    def __init__(self, workdir: Path, config: SandboxConfig, slot: int | None = None,
+                 python: str = sys.executable) -> None:
+        """slot: which job user (lecgradeN); None takes any slot no other job on this machine holds."""
+        self.workdir, self.config, self.python = Path(workdir).resolve(), config, python
+        self.slot, self._lock = _claim_slot(slot)
         self.protections: Protections | None = None
         self._proc: subprocess.Popen[bytes] | None = None
         self._kc: Any = None
@@ -288,6 +292,13 @@ class SandboxKernel:
 
     def __exit__(self, *exc: object) -> None:
         self.shutdown()
+        self.release()
+
+    def release(self) -> None:
+        """Give the slot back (after shutdown: no process of the job is left)."""
+        if self._lock is not None:
+            self._lock.close()
+            self._lock = None
 
     def start(self) -> Protections:
         import zmq
@@ -494,6 +505,26 @@ class SandboxKernel:
             for d in self._dirs:
                 shutil.rmtree(d, ignore_errors=True)
             self._proc, self._kc, self._dirs = None, None, []
+
+    def __del__(self) -> None:
+        if getattr(self, "_lock", None) is not None:
+            self._lock.close()
+
+
+def _claim_slot(slot: int | None, max_slots: int = 64):
+    """(slot, open lock file): a machine-wide lock per job user, so two jobs never share one (a slot's processes
+    are all killed when its job ends). A given slot waits for its lock; None takes the first free one."""
+    lock_dir = Path(tempfile.gettempdir()) / "lecgrade-slots"
+    lock_dir.mkdir(mode=0o700, exist_ok=True)
+    for s in ([slot] if slot is not None else range(max_slots)):
+        f = open(lock_dir / f"slot{s}.lock", "w")
+        try:
+            fcntl.flock(f, fcntl.LOCK_EX | (0 if slot is not None else fcntl.LOCK_NB))
+        except OSError:
+            f.close()
+            continue
+        return s, f
+    raise RuntimeError(f"all {max_slots} grading slots are busy")
 
 
 MS_RDONLY, MS_NOSUID, MS_NODEV, MS_NOEXEC, MS_REMOUNT = 1, 2, 4, 8, 32
