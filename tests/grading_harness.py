@@ -8,8 +8,8 @@ from pathlib import Path
 import matplotlib
 import nbformat
 
-from lecture_admin.grading import run_check
-from lecture_admin.release import CHECK_MARK, GRADE_RE
+from lecture_admin.ids import check_ids
+from lecture_utils.selfcheck import run_check
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -25,8 +25,8 @@ def notebook_namespace(path: Path, upto_exercise: str | None = None) -> dict:
     for cell in nb.cells:
         if cell.cell_type != "code":
             continue
-        if cell.source.lstrip().startswith(CHECK_MARK):
-            ids = GRADE_RE.findall(cell.source)
+        ids = check_ids(cell.source)
+        if ids:
             if upto_exercise is not None and upto_exercise in ids:
                 break
             continue

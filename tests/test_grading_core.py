@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from lecture_admin.grading import CheckFailed, expect_close, expect_shape, format_line, get_check, grade
+from lecture_utils.selfcheck import CheckFailed, PartFailed, expect_close, expect_shape, format_line, get_check, grade
 from tests.grading_harness import assert_fails, assert_passes, exercise_ns, solution_ns
 
 
@@ -27,15 +27,18 @@ def test_example_check_fails_on_plausible_wrong_answers(wrong, why):
     assert_fails("0.1", wrong)
 
 
-def test_grade_prints_exactly_one_line(capsys):
+def test_grade_prints_one_line_or_raises_one_line(capsys):
     grade("0.1", lambda r, g: float(np.sum(g ** np.arange(len(r)) * r)))
     out = capsys.readouterr().out
-    assert out == "Exercise 0.1 (discounted return): passed, 1/1 points\n"
-    grade("0.1", lambda r, g: 1 / 0)
-    out = capsys.readouterr().out
-    assert out.count("\n") == 1
-    assert out.startswith("Exercise 0.1 (discounted return): failed, 0/1 points -- ")
-    assert "ZeroDivisionError" in out
+    assert out == "Exercise 0.1 (discounted return): passed the public checks\n"
+    with pytest.raises(PartFailed) as err:
+        grade("0.1", lambda r, g: 1 / 0)
+    assert capsys.readouterr().out == ""  # nothing printed: the error is the message
+    line = err.value.line
+    assert line.startswith("Exercise 0.1 (discounted return): failed -- ") and "ZeroDivisionError" in line
+    assert err.value._render_traceback_() == [line]  # IPython shows this one line, no traceback
+    with pytest.raises(PartFailed, match="not attempted yet"):
+        grade("0.1", lambda r, g: (_ for _ in ()).throw(NotImplementedError()))
 
 
 def test_failure_detail_is_bounded():

@@ -186,20 +186,18 @@ def _grade_part(kernel, part, check_source: str, limits: Limits, errors: list[st
     except NotImplementedError:
         pr.status = PartStatus.NOT_ATTEMPTED
         pr.message = "not attempted yet: replace `raise NotImplementedError()` with your code"
-    except RemoteError as e:
-        msg = str(e)
-        if MASK_MESSAGE in msg or (e.ename == "NameError" and any(MASK_MESSAGE in x for x in errors)):
+    except (CheckFailed, StudentError) as e:
+        msg, ename = str(e), getattr(e, "ename", "")
+        if MASK_MESSAGE in msg or (ename == "NameError" and any(MASK_MESSAGE in x for x in errors)):
             pr.status = PartStatus.LIBRARY
             pr.message = "calls the course's own copy, which is not available when grading: write it yourself"
-        elif e.ename == "NameError":
+        elif ename == "NameError":
             pr.status = PartStatus.MISSING
             pr.message = f"{msg.split(': ', 1)[-1]}: did the cell that defines it run without an error?"
         else:
             pr.status, pr.message = PartStatus.FAILED, msg
-        if "kernel died" in msg or "dead" in msg:
+        if isinstance(e, RemoteError) and "kernel died" in msg:
             kernel.restart()
-    except (CheckFailed, StudentError) as e:
-        pr.status, pr.message = PartStatus.FAILED, str(e)
     else:
         pr.status, pr.score = PartStatus.PASSED, float(part.points)
     pr.message = " ".join(pr.message.split())[:400]

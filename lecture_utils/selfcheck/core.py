@@ -169,7 +169,7 @@ def call(fn, *args, what: str | None = None, **kwargs):
         raise CheckFailed(f"expected a function, got {type(fn).__name__}")
     try:
         return fn(*args, **kwargs)
-    except NotImplementedError:
+    except (NotImplementedError, StudentError):
         raise
     except Exception as e:
         name = what or getattr(fn, "__name__", "your function")
