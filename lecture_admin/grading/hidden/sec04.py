@@ -23,7 +23,7 @@ hidden("4.4")
 # ---------------------------------------------------------------- 4.2: Thompson sampling with the caller's rng
 
 _THOMPSON_HARNESS = r'''
-def __harness(fn, alpha, beta, same_seed, stream_seed, n_calls):
+def __harness(fn, alpha, beta, same_seeds, stream_seed, n_calls):
     import numpy as np
     alpha, beta = np.asarray(alpha, dtype=float), np.asarray(beta, dtype=float)
 
@@ -36,8 +36,8 @@ def __harness(fn, alpha, beta, same_seed, stream_seed, n_calls):
             return repr(a)[:80]
         return int(f) if f.is_integer() else repr(a)[:80]
 
-    first = arm(fn(alpha.copy(), beta.copy(), np.random.default_rng(same_seed)))
-    second = arm(fn(alpha.copy(), beta.copy(), np.random.default_rng(same_seed)))
+    first = [arm(fn(alpha.copy(), beta.copy(), np.random.default_rng(s))) for s in same_seeds]
+    second = [arm(fn(alpha.copy(), beta.copy(), np.random.default_rng(s))) for s in same_seeds]
     gen = np.random.default_rng(stream_seed)
     picks = []
     for _ in range(n_calls):
@@ -49,6 +49,7 @@ def __harness(fn, alpha, beta, same_seed, stream_seed, n_calls):
 '''
 
 N_CALLS = 3000
+N_SAME = 20  # seeds, each given to two calls: the same seed must give the same arm
 TOLERANCE = 0.04  # max |frequency - P(arm is best)|: > 4 standard errors at N_CALLS calls
 
 
@@ -62,11 +63,12 @@ def run_thompson(kernel, names: list[str]) -> None:
         k = int(rng.integers(2, 5))
         alpha = tuple(float(v) for v in rng.integers(1, 8, size=k))
         beta = tuple(float(v) for v in rng.integers(1, 8, size=k))
-        same_seed, stream_seed = (int(v) for v in rng.integers(1 << 31, size=2))
+        same_seeds = [int(v) for v in rng.integers(1 << 31, size=N_SAME)]
+        stream_seed = int(rng.integers(1 << 31))
         where = f"alpha={alpha}, beta={beta}"
-        out = harness(alpha=np.array(alpha), beta=np.array(beta), same_seed=same_seed, stream_seed=stream_seed,
+        out = harness(alpha=np.array(alpha), beta=np.array(beta), same_seeds=same_seeds, stream_seed=stream_seed,
                       n_calls=N_CALLS)
-        for a in (out["first"], out["second"], out.get("bad", 0)):
+        for a in [*out["first"], *out["second"], out.get("bad", 0)]:
             if isinstance(a, str) or not 0 <= a < k:
                 raise CheckFailed(f"thompson_action should return one arm index in 0..{k - 1}, got {a} ({where})")
         if out["first"] != out["second"]:
