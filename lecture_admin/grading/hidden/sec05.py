@@ -35,11 +35,13 @@ def __h_mse(model, params, x, y):
 
 
 def __h_grad(out, params):
-    """d out / d params as {name: array}; None if out is not a tensor with a graph."""
+    """d out / d params as {name: array}; None if out is not a tensor with a graph back to params."""
     import torch
     if not isinstance(out, torch.Tensor) or not out.requires_grad or out.numel() != 1:
         return None
     gs = torch.autograd.grad(out.reshape(()), list(params.values()), allow_unused=True)
+    if all(g is None for g in gs):
+        return None  # a graph, but not back to params
     return {k: (torch.zeros_like(p) if g is None else g).detach().numpy() for (k, p), g in zip(params.items(), gs)}
 
 
