@@ -8,6 +8,8 @@ of one task. Everything here is batched over tasks: counts ``successes`` / ``fai
 Policies share one signature::
 
     policy(successes, failures, t, n, rng) -> actions  # [n_tasks, k], [n_tasks, k], int, int -> [n_tasks]
+
+The belief update itself (Bayes' rule, alpha += r, beta += 1 - r) is in lecture_utils.bandit_belief.
 """
 
 from __future__ import annotations
@@ -34,22 +36,6 @@ def _check_counts(successes, failures) -> tuple[np.ndarray, np.ndarray]:
     if s.ndim != 2 or s.shape != f.shape:
         raise ValueError(f"successes and failures must both have shape [n_tasks, k], got {s.shape} and {f.shape}")
     return s, f
-
-
-def beta_update(alpha: np.ndarray, beta: np.ndarray, actions: np.ndarray, rewards: np.ndarray):
-    """Bayes' rule for Bernoulli arms with Beta beliefs: the pulled arm gets alpha += r, beta += 1 - r.
-
-    alpha, beta: [n_tasks, k]; actions: [n_tasks] ints; rewards: [n_tasks] in {0, 1}. Returns new copies.
-    """
-    alpha, beta = np.array(alpha, dtype=float), np.array(beta, dtype=float)
-    actions, rewards = np.asarray(actions), np.asarray(rewards, dtype=float)
-    if alpha.ndim != 2 or alpha.shape != beta.shape or actions.shape != (alpha.shape[0],):
-        raise ValueError(f"expected alpha, beta [n_tasks, k] and actions [n_tasks]; got {alpha.shape}, "
-                         f"{beta.shape}, {actions.shape}")
-    rows = np.arange(alpha.shape[0])
-    alpha[rows, actions] += rewards
-    beta[rows, actions] += 1.0 - rewards
-    return alpha, beta
 
 
 # ------------------------------------------------------------------------------------------ policies

@@ -3,6 +3,10 @@
 Task M_i: y = A sin(x - phase), A ~ U[0.1, 5], phase ~ U[0, pi], x ~ U[-5, 5]; K examples per task.
 Model: an MLP 1 -> 40 -> 40 -> 1 (ReLU). Every function takes a batch of tasks at once: parameters
 with a leading task dimension are vmapped over (one theta'_i per task), data are [n_tasks, K, 1].
+
+The MAML meta-loss is in lecture_utils.sinusoid_maml (it answers homework part 5.2, so the grader masks it);
+this module adapts with plain first-order SGD steps and never imports lecture_utils.maml, so the homework's
+demo cells can use it while grading masks the MAML modules.
 """
 
 from __future__ import annotations
@@ -12,8 +16,6 @@ import math
 import torch
 from torch import nn
 from torch.func import functional_call, vmap
-
-from lecture_utils.maml import inner_step
 
 Params = dict[str, torch.Tensor]
 
@@ -61,14 +63,10 @@ def mse(model: nn.Module, params: Params, x: torch.Tensor, y: torch.Tensor) -> t
     return ((predict(model, params, x) - y) ** 2).mean(dim=(1, 2))
 
 
-def maml_loss(model: nn.Module, params: Params, support, query, alpha: float, steps: int = 1,
-              first_order: bool = False) -> torch.Tensor:
-    """(1/n) sum_i L_i(theta'_i) with theta'_i = theta - alpha grad L_i(theta) on task i's support set."""
-    xs, ys = support
-    theta = batch_params(params, xs.shape[0])
-    for _ in range(steps):
-        theta = inner_step(theta, mse(model, theta, xs, ys).sum(), alpha, first_order)
-    return mse(model, theta, *query).mean()
+def _sgd_step(params: Params, loss: torch.Tensor, alpha: float) -> Params:
+    """One plain SGD step theta - alpha grad loss, as new leaf tensors (no graph back to params)."""
+    grads = torch.autograd.grad(loss, list(params.values()))
+    return {n: (v - alpha * g).detach().requires_grad_(True) for (n, v), g in zip(params.items(), grads)}
 
 
 def pretrain_loss(model: nn.Module, params: Params, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
@@ -84,6 +82,8 @@ def train(kind: str, iterations: int, seed: int = 0, meta_batch: int = 25, k: in
     """
     if kind not in ("maml", "pretrained"):
         raise ValueError(f"kind must be 'maml' or 'pretrained', got {kind!r}")
+    from lecture_utils.sinusoid_maml import maml_loss  # here, not at the top: see the module docstring
+
     torch.manual_seed(seed)
     gen = torch.Generator().manual_seed(seed + 1000)
     model = make_model(hidden)
@@ -126,8 +126,7 @@ def mse_after_steps(model: nn.Module, params: Params, n_tasks: int = 100, k: int
             out.append(mse(model, per_task_params(theta), xq, yq))
         if step < steps:
             losses = mse(model, per_task_params(theta), xs, ys)
-            new = inner_step(theta, losses.mean() if shared else losses.sum(), alpha, first_order=True)
-            theta = {n: v.detach().requires_grad_(True) for n, v in new.items()}
+            theta = _sgd_step(theta, losses.mean() if shared else losses.sum(), alpha)
     per_task = torch.stack(out)
     return per_task.mean(1), per_task
 
@@ -144,8 +143,7 @@ def plot_adaptation(ax, model: nn.Module, inits: dict[str, Params], amp: float, 
     for name, params in inits.items():
         theta = {n: v.detach().clone().requires_grad_(True) for n, v in batch_params(params, 1).items()}
         for _ in range(steps):
-            new = inner_step(theta, mse(model, theta, xs, ys).sum(), alpha, first_order=True)
-            theta = {n: v.detach().requires_grad_(True) for n, v in new.items()}
+            theta = _sgd_step(theta, mse(model, theta, xs, ys).sum(), alpha)
         with torch.no_grad():
             ax.plot(grid[0, :, 0], predict(model, theta, grid)[0, :, 0], ls="--", label=f"{name}, {steps} step")
     ax.set_xlabel("x")

@@ -9,11 +9,12 @@ import numpy as np
 import pytest
 
 from lecture_utils import bandits as bd
+from lecture_utils.bandit_belief import beta_update
 
 
 def test_beta_update_moves_only_the_pulled_arm():
     a, b = np.ones((3, 2)), np.ones((3, 2))
-    a2, b2 = bd.beta_update(a, b, np.array([0, 1, 1]), np.array([1, 0, 1]))
+    a2, b2 = beta_update(a, b, np.array([0, 1, 1]), np.array([1, 0, 1]))
     np.testing.assert_array_equal(a2, [[2, 1], [1, 1], [1, 2]])
     np.testing.assert_array_equal(b2, [[1, 1], [1, 2], [1, 1]])
     np.testing.assert_array_equal(a, 1)  # inputs untouched
@@ -21,7 +22,7 @@ def test_beta_update_moves_only_the_pulled_arm():
 
 def test_beta_update_rejects_wrong_shapes():
     with pytest.raises(ValueError, match="n_tasks"):
-        bd.beta_update(np.ones(2), np.ones(2), np.array([0]), np.array([1]))
+        beta_update(np.ones(2), np.ones(2), np.array([0]), np.array([1]))
 
 
 def test_posterior_mean_of_the_uniform_prior_is_one_half():

@@ -1,0 +1,287 @@
+"""Hidden tests of homework 04: pass on the solution under three grading seeds, fail on the stubs and on
+plausible wrong answers. The FakeKernel round-trips through JSON as the sandbox does."""
+
+from __future__ import annotations
+
+import re
+from functools import cache
+from pathlib import Path
+
+import nbformat
+import numpy as np
+import pytest
+
+from lecture_admin.grading.hidden import hidden_part, run_part
+from lecture_utils.selfcheck.core import CheckFailed, StudentError, use_case_seed
+from tests.grading_fakes import FakeKernel
+
+NB = "04_meta_rl_pomdp.ipynb"
+PARTS = {"4.1": "beta_update", "4.2": "thompson_action", "4.3": "bayes_optimal_value", "4.4": "encode_rl2_stream"}
+
+
+# ---------------------------------------------------------------- helpers (FakeKernel runs, namespaces)
+
+ROOT = Path(__file__).resolve().parent.parent
+SEEDS = (11, 2024, 987654321)  # three grading seeds
+
+
+def defining_cells(folder: str, names: list[str]) -> dict:
+    """A namespace from the notebook's import-only cells and the cells that define `names` (fast: no demos)."""
+    nb = nbformat.read(ROOT / folder / NB, as_version=4)
+    ns: dict = {"__name__": "__main__"}
+    for cell in nb.cells:
+        if cell.cell_type != "code" or "grade(" in cell.source:
+            continue
+        lines = [ln for ln in cell.source.splitlines() if ln.strip()]
+        imports_only = bool(lines) and all(re.match(r"(import|from) \w", ln) for ln in lines)
+        defines = any(re.search(rf"^def {n}\(", cell.source, re.M) for n in names)
+        if (imports_only and "lecture_utils" not in cell.source) or defines:
+            exec(compile(cell.source, NB, "exec"), ns)  # noqa: S102 - test helper
+    return ns
+
+
+def outcome(ns: dict, exercise_id: str, name: str) -> str:
+    """'passed', 'not attempted', or 'failed: <message>' of the hidden test on a FakeKernel."""
+    try:
+        run_part(FakeKernel(dict(ns)), exercise_id, [name])
+    except NotImplementedError:
+        return "not attempted"
+    except (CheckFailed, StudentError) as e:
+        return f"failed: {e}"
+    return "passed"
+
+
+@pytest.fixture(params=SEEDS)
+def grading_seed(request):
+    use_case_seed(request.param)
+    yield request.param
+    use_case_seed(None)
+
+
+@pytest.fixture
+def one_seed():
+    use_case_seed(SEEDS[0])
+    yield SEEDS[0]
+    use_case_seed(None)
+
+
+@pytest.fixture(scope="module")
+def sol():
+    return defining_cells("solutions", list(PARTS.values()))
+
+
+def test_library_masks_leave_the_demo_imports_alone():
+    assert hidden_part("4.1").library == ("lecture_utils.bandit_belief",)
+    import lecture_utils.bandits as bd
+
+    assert not hasattr(bd, "beta_update")  # masked alone; the demo's greedy, run_trials, sample_tasks, thompson stay
+    assert all(hasattr(bd, n) for n in ("greedy", "run_trials", "sample_tasks", "thompson"))
+
+
+@pytest.mark.parametrize("eid", sorted(PARTS))
+def test_solution_passes(grading_seed, sol, eid):
+    assert outcome(sol, eid, PARTS[eid]) == "passed"
+
+
+@pytest.mark.parametrize("eid", sorted(PARTS))
+def test_stub_fails(eid):
+    assert outcome(defining_cells("exercises", [PARTS[eid]]), eid, PARTS[eid]) == "not attempted"
+
+
+def _fails(eid, fn, contains=None):
+    msg = outcome({PARTS[eid]: fn}, eid, PARTS[eid])
+    assert msg.startswith("failed"), f"{fn.__name__}: {msg}"
+    if contains:
+        assert contains in msg, msg
+
+
+# ---------------------------------------------------------------- 4.1
+
+
+def _swapped(alpha, beta, action, reward):
+    alpha, beta = np.array(alpha, float), np.array(beta, float)
+    alpha[action] += 1 - reward
+    beta[action] += reward
+    return alpha, beta
+
+
+def _every_arm(alpha, beta, action, reward):
+    return np.asarray(alpha, float) + reward, np.asarray(beta, float) + 1 - reward
+
+
+def _only_alpha(alpha, beta, action, reward):
+    alpha = np.array(alpha, float)
+    alpha[action] += reward
+    return alpha, np.array(beta, float)
+
+
+def _counts_pulls_in_beta(alpha, beta, action, reward):
+    alpha, beta = np.array(alpha, float), np.array(beta, float)
+    alpha[action] += reward
+    beta[action] += 1
+    return alpha, beta
+
+
+@pytest.mark.parametrize("wrong", [_swapped, _every_arm, _only_alpha, _counts_pulls_in_beta],
+                         ids=lambda f: f.__name__.strip("_"))
+def test_beta_update_wrong_answers_fail(one_seed, wrong):
+    _fails("4.1", wrong)
+
+
+# ---------------------------------------------------------------- 4.2
+
+
+def _argmax_of_the_mean(alpha, beta, rng):
+    return int(np.argmax(np.asarray(alpha) / (np.asarray(alpha) + np.asarray(beta))))
+
+
+def _global_rng(alpha, beta, rng):
+    return int(np.argmax(np.random.beta(alpha, beta)))
+
+
+def _one_shared_draw(alpha, beta, rng):
+    """Draws its beliefs once (from a generator of its own) and reuses that draw on every call."""
+    return int(np.argmax(np.random.default_rng(0).beta(alpha, beta)))
+
+
+def _swapped_parameters(alpha, beta, rng):
+    return int(np.argmax(rng.beta(beta, alpha)))
+
+
+def _uniform_arm(alpha, beta, rng):
+    return int(rng.integers(len(alpha)))
+
+
+def _returns_the_draws(alpha, beta, rng):
+    return rng.beta(alpha, beta)
+
+
+@pytest.mark.parametrize("wrong", [_argmax_of_the_mean, _one_shared_draw, _swapped_parameters, _uniform_arm],
+                         ids=lambda f: f.__name__.strip("_"))
+def test_thompson_wrong_distributions_fail(one_seed, wrong):
+    _fails("4.2", wrong, contains="wrong frequencies")
+
+
+def test_thompson_not_drawing_from_rng_fails(one_seed):
+    _fails("4.2", _global_rng, contains="same seed")
+
+
+def test_thompson_returning_the_draws_fails(one_seed):
+    _fails("4.2", _returns_the_draws, contains="one arm index")
+
+
+def test_thompson_generators_are_built_in_the_kernel_from_the_graders_seeds(one_seed, sol):
+    """Only plain data crosses: seeds go in, picks come back; the seeds change with the grading seed."""
+    from lecture_admin.grading.hidden import sec04
+
+    sent = []
+
+    class Recorder(FakeKernel):
+        def evaluate(self, expr, timeout=60.0, max_bytes=2_000_000, env=None):
+            sent.append((*env["__kw"]["same_seeds"], env["__kw"]["stream_seed"]))
+            return super().evaluate(expr, timeout, max_bytes, env)
+
+    sec04.run_thompson(Recorder(dict(sol)), ["thompson_action"])
+    use_case_seed(SEEDS[1])
+    sec04.run_thompson(Recorder(dict(sol)), ["thompson_action"])
+    assert len(sent) == 6 and len(set(sent)) == 6
+
+
+# ---------------------------------------------------------------- 4.3
+
+
+def _dp(prior, horizon, step):
+    @cache
+    def V(a1, b1, a2, b2, h):
+        if h == 0:
+            return 0.0
+        return step(V, a1, b1, a2, b2, h)
+
+    return V(*(int(v) for v in prior), int(horizon))
+
+
+def _q(V, a1, b1, a2, b2, h):
+    p1, p2 = a1 / (a1 + b1), a2 / (a2 + b2)
+    q1 = p1 * (1 + V(a1 + 1, b1, a2, b2, h - 1)) + (1 - p1) * V(a1, b1 + 1, a2, b2, h - 1)
+    q2 = p2 * (1 + V(a1, b1, a2 + 1, b2, h - 1)) + (1 - p2) * V(a1, b1, a2, b2 + 1, h - 1)
+    return q1, q2
+
+
+def _myopic(prior, horizon):
+    """Best arm under the prior, pulled every time: ignores the value of information."""
+    a1, b1, a2, b2 = prior
+    return horizon * max(a1 / (a1 + b1), a2 / (a2 + b2))
+
+
+def _averages_the_arms(prior, horizon):
+    return _dp(prior, horizon, lambda V, *s: sum(_q(V, *s)) / 2)
+
+
+def _horizon_off_by_one(prior, horizon):
+    return _dp(prior, horizon + 1, lambda V, *s: max(_q(V, *s)))
+
+
+def _belief_never_updated(prior, horizon):
+    a1, b1, a2, b2 = prior
+    return _dp(prior, horizon, lambda V, x1, y1, x2, y2, h: max(a1 / (a1 + b1), a2 / (a2 + b2)) + V(x1, y1, x2, y2,
+                                                                                                    h - 1))
+
+
+@cache
+def _cached_on_the_prior(prior, horizon):
+    """Right, and hashes its prior: passes only because the harness hands the prior over as a tuple."""
+    return _dp(prior, horizon, lambda V, *s: max(_q(V, *s)))
+
+
+@pytest.mark.parametrize("wrong", [_myopic, _averages_the_arms, _horizon_off_by_one, _belief_never_updated],
+                         ids=lambda f: f.__name__.strip("_"))
+def test_bayes_optimal_value_wrong_answers_fail(one_seed, wrong):
+    _fails("4.3", wrong)
+
+
+def test_bayes_optimal_value_gets_the_prior_as_a_tuple(one_seed):
+    assert outcome({"bayes_optimal_value": _cached_on_the_prior}, "4.3", "bayes_optimal_value") == "passed"
+
+
+# ---------------------------------------------------------------- 4.4
+
+
+def _encode(actions, rewards, dones, task_ids, k, reset_on_done=False, shift=True, zero_new_task=True):
+    actions, task_ids, dones = np.asarray(actions), np.asarray(task_ids), np.asarray(dones, float)
+    T = len(actions)
+    reset = np.r_[True, task_ids[1:] != task_ids[:-1]]
+    if reset_on_done:
+        reset = np.r_[True, dones[:-1] > 0]
+    x = np.zeros((T, k + 2))
+    if shift:
+        x[1:, :k] = np.eye(k)[actions[:-1]]
+        x[1:, k], x[1:, k + 1] = np.asarray(rewards, float)[:-1], dones[:-1]
+    else:
+        x[:, :k], x[:, k], x[:, k + 1] = np.eye(k)[actions], rewards, dones
+    if zero_new_task:
+        x[reset] = 0.0
+    return x, reset
+
+
+def _resets_every_episode(a, r, d, t, k):
+    return _encode(a, r, d, t, k, reset_on_done=True)
+
+
+def _current_step_not_previous(a, r, d, t, k):
+    return _encode(a, r, d, t, k, shift=False)
+
+
+def _leaks_across_tasks(a, r, d, t, k):
+    return _encode(a, r, d, t, k, zero_new_task=False)
+
+
+def _no_done_flag(a, r, d, t, k):
+    x, reset = _encode(a, r, d, t, k)
+    x[:, k + 1] = 0.0
+    return x, reset
+
+
+@pytest.mark.parametrize("wrong", [_resets_every_episode, _current_step_not_previous, _leaks_across_tasks,
+                                   _no_done_flag], ids=lambda f: f.__name__.strip("_"))
+def test_encode_rl2_stream_wrong_answers_fail(one_seed, wrong):
+    _fails("4.4", wrong)

@@ -1,0 +1,253 @@
+"""Hidden tests of homework 05 (torch: harnesses build the objects in the kernel): pass on the solution under
+three grading seeds, fail on the stubs and on plausible wrong answers. The FakeKernel round-trips through JSON."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import nbformat
+import pytest
+import torch
+from torch.func import functional_call
+
+from lecture_admin.grading.hidden import hidden_part, run_part
+from lecture_utils.selfcheck.core import CheckFailed, StudentError, use_case_seed
+from tests.grading_fakes import FakeKernel
+
+NB = "05_maml.ipynb"
+PARTS = {"5.1": "inner_step", "5.2": "maml_loss", "5.3": "reinforce_loss"}
+
+
+# ---------------------------------------------------------------- helpers (FakeKernel runs, namespaces)
+
+ROOT = Path(__file__).resolve().parent.parent
+SEEDS = (11, 2024, 987654321)  # three grading seeds
+
+
+def defining_cells(folder: str, names: list[str]) -> dict:
+    """A namespace from the notebook's import-only cells and the cells that define `names` (fast: no demos)."""
+    nb = nbformat.read(ROOT / folder / NB, as_version=4)
+    ns: dict = {"__name__": "__main__"}
+    for cell in nb.cells:
+        if cell.cell_type != "code" or "grade(" in cell.source:
+            continue
+        lines = [ln for ln in cell.source.splitlines() if ln.strip()]
+        imports_only = bool(lines) and all(re.match(r"(import|from) \w", ln) for ln in lines)
+        defines = any(re.search(rf"^def {n}\(", cell.source, re.M) for n in names)
+        if (imports_only and "lecture_utils" not in cell.source) or defines:
+            exec(compile(cell.source, NB, "exec"), ns)  # noqa: S102 - test helper
+    return ns
+
+
+def outcome(ns: dict, exercise_id: str, name: str) -> str:
+    """'passed', 'not attempted', or 'failed: <message>' of the hidden test on a FakeKernel."""
+    try:
+        run_part(FakeKernel(dict(ns)), exercise_id, [name])
+    except NotImplementedError:
+        return "not attempted"
+    except (CheckFailed, StudentError) as e:
+        return f"failed: {e}"
+    return "passed"
+
+
+@pytest.fixture(params=SEEDS)
+def grading_seed(request):
+    use_case_seed(request.param)
+    yield request.param
+    use_case_seed(None)
+
+
+@pytest.fixture
+def one_seed():
+    use_case_seed(SEEDS[0])
+    yield SEEDS[0]
+    use_case_seed(None)
+
+
+@pytest.fixture(scope="module")
+def sol():
+    return defining_cells("solutions", list(PARTS.values()))
+
+
+def test_library_masks_leave_the_demo_imports_alone():
+    import sys
+
+    assert hidden_part("5.1").library == ("lecture_utils.maml",)
+    assert hidden_part("5.2").library == ("lecture_utils.sinusoid_maml", "lecture_utils.maml")
+    assert hidden_part("5.3").library == ("lecture_utils.policy_gradient",)
+    # The demo cells import lecture_utils.sinusoid: it must not pull in a masked module.
+    masked = ("lecture_utils.maml", "lecture_utils.sinusoid_maml", "lecture_utils.policy_gradient")
+    saved = {m: sys.modules.pop(m) for m in (*masked, "lecture_utils.sinusoid") if m in sys.modules}
+    try:
+        import lecture_utils.sinusoid  # noqa: F401
+
+        assert not any(m in sys.modules for m in masked)
+    finally:
+        sys.modules.update(saved)
+
+
+@pytest.mark.parametrize("eid", sorted(PARTS))
+def test_solution_passes(grading_seed, sol, eid):
+    assert outcome(sol, eid, PARTS[eid]) == "passed"
+
+
+@pytest.mark.parametrize("eid", sorted(PARTS))
+def test_stub_fails(eid):
+    assert outcome(defining_cells("exercises", [PARTS[eid]]), eid, PARTS[eid]) == "not attempted"
+
+
+def _fails(eid, ns, contains=None):
+    if callable(ns):
+        ns = {PARTS[eid]: ns}
+    msg = outcome(ns, eid, PARTS[eid])
+    assert msg.startswith("failed"), msg
+    if contains:
+        assert contains in msg, msg
+
+
+# ---------------------------------------------------------------- 5.1
+
+
+def _ok_step(params, loss, alpha, first_order=False):
+    grads = torch.autograd.grad(loss, list(params.values()), create_graph=not first_order)
+    return {k: p - alpha * (g.detach() if first_order else g) for (k, p), g in zip(params.items(), grads)}
+
+
+def _detached_inner_gradient(params, loss, alpha, first_order=False):
+    grads = torch.autograd.grad(loss, list(params.values()))
+    return {k: p - alpha * g for (k, p), g in zip(params.items(), grads)}
+
+
+def _in_place(params, loss, alpha, first_order=False):
+    grads = torch.autograd.grad(loss, list(params.values()))
+    with torch.no_grad():
+        for p, g in zip(params.values(), grads):
+            p -= alpha * g
+    return params
+
+
+def _wrong_sign(params, loss, alpha, first_order=False):
+    grads = torch.autograd.grad(loss, list(params.values()), create_graph=not first_order)
+    return {k: p + alpha * g for (k, p), g in zip(params.items(), grads)}
+
+
+def _cut_from_theta(params, loss, alpha, first_order=False):
+    grads = torch.autograd.grad(loss, list(params.values()), create_graph=not first_order)
+    return {k: (p - alpha * g).detach().requires_grad_(True) for (k, p), g in zip(params.items(), grads)}
+
+
+def _ignores_first_order(params, loss, alpha, first_order=False):
+    return _ok_step(params, loss, alpha)
+
+
+def _first_order_detaches_everything(params, loss, alpha, first_order=False):
+    out = _ok_step(params, loss, alpha, first_order)
+    return {k: v.detach() for k, v in out.items()} if first_order else out
+
+
+def _returns_a_list(params, loss, alpha, first_order=False):
+    return list(_ok_step(params, loss, alpha, first_order).values())
+
+
+@pytest.mark.parametrize("wrong,says", [
+    (_detached_inner_gradient, "first-order approximation"),
+    (_in_place, "in place"),
+    (_wrong_sign, "theta'"),
+    (_cut_from_theta, "not connected"),
+    (_ignores_first_order, "first_order=True"),
+    (_first_order_detaches_everything, "first_order=True theta' must still depend"),
+    (_returns_a_list, "should return a dict"),
+], ids=lambda x: x.__name__.strip("_") if callable(x) else "")
+def test_inner_step_wrong_answers_fail(one_seed, wrong, says):
+    _fails("5.1", wrong, contains=says)
+
+
+def test_inner_step_reference_passes(one_seed):
+    assert outcome({"inner_step": _ok_step}, "5.1", "inner_step") == "passed"
+
+
+# ---------------------------------------------------------------- 5.2
+
+
+def _task_loss(model, params, x, y):
+    return ((functional_call(model, params, (x,)) - y) ** 2).mean()
+
+
+def _maml(step=_ok_step, reduce=torch.mean, at_theta=False, swap=False, shared=False):
+    def maml_loss(model, params, tasks, alpha):
+        if shared:
+            support = torch.stack([_task_loss(model, params, *s) for s, _ in tasks]).mean()
+            adapted = step(params, support, alpha)
+        losses = []
+        for s, q in tasks:
+            s, q = (q, s) if swap else (s, q)
+            if not shared:
+                adapted = step(params, _task_loss(model, params, *s), alpha)
+            losses.append(_task_loss(model, params if at_theta else adapted, *q))
+        return reduce(torch.stack(losses))
+
+    return maml_loss
+
+
+@pytest.mark.parametrize("wrong", [
+    _maml(step=_detached_inner_gradient),  # first-order meta-gradient
+    _maml(reduce=torch.sum),  # sums over tasks
+    _maml(at_theta=True),  # query loss at theta, not theta'
+    _maml(swap=True),  # adapts on the query set, scores the support set
+    _maml(shared=True),  # one theta' for all tasks
+], ids=["first_order", "sum_over_tasks", "query_at_theta", "support_query_swapped", "one_shared_theta_prime"])
+def test_maml_loss_wrong_answers_fail(one_seed, wrong):
+    _fails("5.2", wrong)
+
+
+def test_maml_loss_first_order_fails_on_the_gradient_not_the_value(one_seed):
+    _fails("5.2", _maml(step=_detached_inner_gradient), contains="gradient of your meta-loss")
+
+
+def test_maml_loss_returning_a_float_fails(one_seed):
+    _fails("5.2", lambda model, params, tasks, alpha: _maml()(model, params, tasks, alpha).item(),
+           contains="scalar tensor")
+
+
+def test_maml_loss_reference_passes(one_seed):
+    assert outcome({"maml_loss": _maml()}, "5.2", "maml_loss") == "passed"
+
+
+# ---------------------------------------------------------------- 5.3
+
+
+def _rtg(rewards, gamma):
+    G, running = torch.zeros_like(rewards), torch.zeros(rewards.shape[0], dtype=rewards.dtype)
+    for t in reversed(range(rewards.shape[1])):
+        running = rewards[:, t] + gamma * running
+        G[:, t] = running
+    return G
+
+
+def _reinforce(baseline=True, discount=True, sign=-1.0, reward_to_go=True, scalar_baseline=False):
+    def reinforce_loss(log_probs, rewards, gamma):
+        G = _rtg(rewards, gamma if discount else 1.0)
+        if not reward_to_go:
+            G = G[:, :1].expand_as(G)
+        if baseline:
+            G = G - (G.mean() if scalar_baseline else G.mean(0, keepdim=True))
+        return sign * (log_probs * G.detach()).mean()
+
+    return reinforce_loss
+
+
+@pytest.mark.parametrize("wrong", [
+    _reinforce(baseline=False), _reinforce(discount=False), _reinforce(sign=1.0), _reinforce(reward_to_go=False),
+    _reinforce(scalar_baseline=True),
+], ids=["missing_baseline", "no_discounting", "wrong_sign", "whole_return_not_reward_to_go", "one_scalar_baseline"])
+def test_reinforce_loss_wrong_answers_fail(one_seed, wrong):
+    _fails("5.3", wrong)
+
+
+def test_reinforce_loss_detached_fails(one_seed):
+    _fails("5.3", lambda lp, r, g: _reinforce()(lp.detach(), r, g), contains="differentiable")
+
+
+def test_reinforce_loss_reference_passes(one_seed):
+    assert outcome({"reinforce_loss": _reinforce()}, "5.3", "reinforce_loss") == "passed"
