@@ -5,7 +5,7 @@ import numpy as np
 from lecture_admin.grading.hidden import Harness, hidden
 from lecture_utils.selfcheck.core import CheckFailed, case_rng, expect_close
 
-LIBRARY = ("lecture_utils.successor_features",)
+LIBRARY = ("lecture_utils.sf_core",)  # psi_linear_solve, q_from_psi, gpi_policy
 hidden("3.1", library=LIBRARY)
 hidden("3.2", library=LIBRARY)
 hidden("3.3", library=LIBRARY)
