@@ -2,10 +2,15 @@
 
 - `param_ranges(width, two_sided)`: the simulator's ranges; width 0 is the single source setting, width 1
   reaches the "real" carts in `TARGET_PARAMS`, larger widths go beyond.
-- `sample_params`: draw physics parameters uniformly (log-uniformly for scale parameters) in a range.
-- `episode_returns`: run policies u = clip(theta . f(s)), f(s) = (x, v, v|v|), on many carts at once.
+- `episode_returns`: run policies u = clip(theta . f(s)), f(s) = (x, v, v|v|), on many carts at once;
+  `target_returns_each`: each policy on its own cart, on the fixed test starts.
 - `train_es`: evolution strategies over the batched cart, many runs (widths x seeds) in one batch.
-- `target_return`: the 0-shot evaluation protocol; `finetune` + `shot_curve`: the k-shot protocol.
+- `finetune`: random search in the target, the fine-tuning behind the k-shot protocol.
+
+The functions that answer homework 01 live in `lecture_utils.dr_protocols` (so grading can hide them alone):
+`sample_params` (log-uniform sampling in a range), `target_return` (the 0-shot protocol), `shot_curve` and
+`shot_curves` (the k-shot protocol), `coverage_width`. They are still reachable here as `dr.sample_params`,
+... : this module forwards those names to `dr_protocols` when they are first used.
 """
 
 from __future__ import annotations
@@ -54,25 +59,6 @@ def param_ranges(width: float, two_sided: bool = False) -> tuple[np.ndarray, np.
     return np.maximum(down, 0.0), up
 
 
-def sample_params(low, high, n: int, seed, log_scale=LOG_SCALE) -> np.ndarray:
-    """n parameter vectors, shape [n, P]: uniform in [low, high], or log-uniform where log_scale is True.
-
-    low, high, log_scale: [P]. `seed` is an int or a np.random.Generator (same seed -> same samples).
-    """
-    low, high = np.asarray(low, dtype=float), np.asarray(high, dtype=float)
-    log_scale = np.asarray(log_scale, dtype=bool)
-    if low.ndim != 1 or low.shape != high.shape or log_scale.shape != low.shape:
-        raise ValueError(f"low, high, log_scale must be 1-D of one length, got {low.shape}, {high.shape}, "
-                         f"{log_scale.shape}")
-    if np.any(low > high) or np.any(log_scale & (low <= 0)):
-        raise ValueError("need low <= high, and low > 0 where log_scale")
-    rng = np.random.default_rng(seed)
-    u = rng.uniform(size=(n, low.shape[0]))
-    safe_low, safe_high = np.where(log_scale, low, 1.0), np.where(log_scale, high, 1.0)
-    log_sample = safe_low * (safe_high / safe_low) ** u  # exp(log low + u (log high - log low))
-    return np.where(log_scale, log_sample, low + u * (high - low))
-
-
 def features(obs) -> np.ndarray:
     """Policy features f(s) = (x, v, v|v|): [B, 2] -> [B, 3]. v|v| lets the policy brake earlier at speed."""
     x, v = obs[..., 0], obs[..., 1]
@@ -99,24 +85,15 @@ def episode_returns(theta, params, x0) -> np.ndarray:
     return total
 
 
-def target_returns_each(theta, params, n_episodes: int = N_EVAL, seed: int = EVAL_SEED) -> np.ndarray:
-    """Mean return of policy theta[b] on cart params[b] over the fixed start states: [B, 3], [B, 4] -> [B]."""
+def target_returns_each(theta, params) -> np.ndarray:
+    """Mean return of policy theta[b] on cart params[b] over the fixed test starts (N_EVAL starts from
+    EVAL_SEED): theta [B, 3] (or one [3] for every cart), params [B, 4] -> [B]."""
     theta, params = np.atleast_2d(np.asarray(theta, float)), np.atleast_2d(np.asarray(params, float))
     b = params.shape[0]
     theta = np.broadcast_to(theta, (b, N_FEATURES))
-    x0 = sample_starts(n_episodes, np.random.default_rng(seed))
-    ret = episode_returns(np.repeat(theta, n_episodes, axis=0), np.repeat(params, n_episodes, axis=0), np.tile(x0, b))
-    return ret.reshape(b, n_episodes).mean(axis=1)
-
-
-def target_return(theta, target_params=TARGET_PARAMS, n_episodes: int = N_EVAL, seed: int = EVAL_SEED) -> float:
-    """0-shot protocol: mean return of policy theta [3] over every target setting [M, 4] x the same
-    n_episodes start states (drawn once from `seed`), so every policy faces exactly the same test."""
-    theta, target_params = np.asarray(theta, float), np.atleast_2d(np.asarray(target_params, float))
-    m = target_params.shape[0]
-    x0 = sample_starts(n_episodes, np.random.default_rng(seed))
-    return float(np.mean(episode_returns(np.tile(theta, (m * n_episodes, 1)),
-                                         np.repeat(target_params, n_episodes, axis=0), np.tile(x0, m))))
+    x0 = sample_starts(N_EVAL, np.random.default_rng(EVAL_SEED))
+    ret = episode_returns(np.repeat(theta, N_EVAL, axis=0), np.repeat(params, N_EVAL, axis=0), np.tile(x0, b))
+    return ret.reshape(b, N_EVAL).mean(axis=1)
 
 
 def _simulators(rng_or_set, n: int, rng: np.random.Generator, sampler) -> np.ndarray:
@@ -131,15 +108,18 @@ def _simulators(rng_or_set, n: int, rng: np.random.Generator, sampler) -> np.nda
 
 
 def train_es(ranges, seeds, generations: int = 40, pairs: int = 8, n_params: int = 16, sigma: float = 0.5,
-             lr: float = 0.4, sampler=sample_params, progress=None) -> np.ndarray:
+             lr: float = 0.4, sampler=None, progress=None) -> np.ndarray:
     """Evolution strategies (antithetic, centred ranks), R runs side by side in one batched cart.
 
     ranges: list of R (low, high) pairs, or [M, 4] arrays of fixed settings to draw from; seeds: R ints.
     Each generation every run draws n_params simulators from its range (with `sampler`, which has the
-    signature of `sample_params`) and scores 2 * pairs perturbed policies on all of them.
+    signature of `sample_params`; None: the library's `dr_protocols.sample_params`) and scores 2 * pairs
+    perturbed policies on all of them.
     Returns theta: [R, 3], the trained policies (run r trained on ranges[r] with seeds[r]).
     `progress`, e.g. `lecture_utils.progress`, wraps the loop over generations (a live bar in JupyterLab).
     """
+    if sampler is None:
+        from lecture_utils.dr_protocols import sample_params as sampler
     r_runs = len(ranges)
     rngs = [np.random.default_rng(s) for s in seeds]
     theta = np.zeros((r_runs, N_FEATURES))
@@ -184,53 +164,10 @@ def finetune(theta0, params, episodes: int, seed: int, step: float = 0.3, sigma:
     return np.stack(out)
 
 
-def shot_curve(theta0, target_params, shots, seed: int) -> np.ndarray:
-    """k-shot protocol: mean target return after k target episodes, for each k in shots -> [len(shots)].
-
-    Each target setting is fine-tuned on its own from theta0 (one batched `finetune` call), and the
-    policy after k episodes on setting m is evaluated on setting m, on the fixed test starts.
-    """
-    target_params = np.atleast_2d(np.asarray(target_params, float))
-    m = target_params.shape[0]
-    thetas = finetune(np.tile(np.asarray(theta0, float), (m, 1)), target_params, max(shots), seed)
-    return np.array([target_returns_each(thetas[k], target_params).mean() for k in shots])
-
-
-def shot_curves(theta0, target_params, shots, seeds) -> np.ndarray:
-    """shot_curve for B starting policies theta0 [B, 3] and several fine-tuning seeds, batched.
-
-    Returns [B, len(seeds), len(shots)]: mean over the target settings of the return after k shots.
-    """
-    theta0, target_params = np.atleast_2d(np.asarray(theta0, float)), np.atleast_2d(np.asarray(target_params, float))
-    b, m, n = theta0.shape[0], target_params.shape[0], len(seeds)
-    out = np.empty((b, n, len(shots)))
-    for j, seed in enumerate(seeds):
-        thetas = finetune(np.repeat(theta0, m, axis=0), np.tile(target_params, (b, 1)), max(shots), seed)
-        picked = thetas[list(shots)]  # [K, B * M, 3]
-        ret = target_returns_each(picked.reshape(-1, N_FEATURES), np.tile(target_params, (len(shots) * b, 1)))
-        out[:, j] = ret.reshape(len(shots), b, m).mean(axis=2).T
-    return out
-
-
 def episodes_to_reach(shots, curve, level: float) -> float:
     """The first k in shots where curve (shape [len(shots)]) reaches `level`; inf if it never does."""
     hit = np.nonzero(np.asarray(curve) >= level)[0]
     return float(shots[hit[0]]) if hit.size else float("inf")
-
-
-def coverage_width(target_params, two_sided: bool = False) -> float:
-    """The smallest width w whose `param_ranges(w, two_sided)` contains every row of target_params [M, 4]
-    (inf if no width does: a target on the wrong side of the source in a one-sided range)."""
-    p = np.atleast_2d(np.asarray(target_params, float))
-    if p.shape[1] != 4 or np.any(p[:, :3] <= 0):
-        raise ValueError(f"target_params must be [M, 4] with positive mass, friction, gain; got shape {p.shape}")
-    safe = np.where(LOG_SCALE, p, 1.0) / np.where(LOG_SCALE, SOURCE_PARAMS, 1.0)  # no log(0) for the delay
-    step = np.where(LOG_SCALE, np.log(safe) / np.log(SPREAD), (p - SOURCE_PARAMS) / SPREAD)
-    need = np.abs(step)
-    if not two_sided:
-        need = np.where(step * REALITY_DIRECTION < 0, np.inf, need)
-    need[:, 3] = np.where(step[:, 3] < 0, np.inf, need[:, 3])  # delays below the source's never get covered
-    return float(need.max())
 
 
 @dataclass
@@ -258,3 +195,15 @@ def train_sweep(widths, n_seeds: int = 3, generations: int = 60, progress=None) 
     n_w = len(widths) * n_seeds
     shape = (len(widths), n_seeds, N_FEATURES)
     return Sweep(widths, theta[:n_w].reshape(shape), theta[n_w:2 * n_w].reshape(shape), theta[2 * n_w:])
+
+
+_PROTOCOLS = ("sample_params", "target_return", "shot_curve", "shot_curves", "coverage_width")
+
+
+def __getattr__(name: str):
+    """`dr.sample_params`, `dr.target_return`, ...: forwarded to `lecture_utils.dr_protocols` on first use."""
+    if name in _PROTOCOLS:
+        from lecture_utils import dr_protocols
+
+        return getattr(dr_protocols, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from lecture_utils.domain_randomization import N_FEATURES, param_ranges, policy_action, sample_params
+from lecture_utils.domain_randomization import N_FEATURES, param_ranges, policy_action
+from lecture_utils.dr_protocols import sample_params
 from lecture_utils.envs.cart import HORIZON, MAX_DELAY, cart_step
 
 
