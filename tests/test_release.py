@@ -18,7 +18,7 @@ SOLUTIONS = sorted((ROOT / "solutions").glob("*.ipynb"))
 
 
 def lecture(*args, cwd=ROOT):
-    return subprocess.run([sys.executable, "-m", "lecture_utils", *args], cwd=cwd, capture_output=True,
+    return subprocess.run([sys.executable, "-m", "lecture_admin", *args], cwd=cwd, capture_output=True,
                           text=True, timeout=300)
 
 
@@ -75,7 +75,7 @@ def _nb(*cells):
                                                                     "language": "python"}})
 
 
-CHECK = '# NBVAL_CHECK_OUTPUT\nfrom lecture_utils.selfcheck import grade\n\ngrade("0.1", discounted_return)'
+CHECK = 'from lecture_utils.selfcheck import grade\n\ngrade("0.1", discounted_return)'
 SOL = "def discounted_return(r, g):\n    ### BEGIN SOLUTION\n    return 0.0\n    ### END SOLUTION"
 
 
@@ -92,7 +92,7 @@ SOL = "def discounted_return(r, g):\n    ### BEGIN SOLUTION\n    return 0.0\n   
          "solution markers in a markdown cell"),
         ([new_code_cell(CHECK + "\n### BEGIN SOLUTION\n### END SOLUTION")], "solution markers in a check cell"),
         ([new_code_cell(SOL)], "no check cell after it"),
-        ([new_code_cell(SOL), new_code_cell('# NBVAL_CHECK_OUTPUT\ngrade("9.9", f)')], "no check"),
+        ([new_code_cell(SOL), new_code_cell('grade("9.9", f)')], "no check"),
     ],
 )
 def test_malformed_solutions_give_a_clear_error_naming_notebook_and_cell(cells, message):
@@ -131,8 +131,9 @@ def test_nbgrader_metadata(sol):
         meta = c.metadata["nbgrader"]
         assert meta["schema_version"] == 3
         if meta["grade"]:
-            assert meta["locked"] and meta["points"] > 0 and "# NBVAL_CHECK_OUTPUT" in c.source
-            assert "passed," in "".join(o.get("text", "") for o in c.outputs), "check cells keep the passed output"
+            assert meta["locked"] and meta["points"] > 0 and "grade(" in c.source
+        if c.cell_type == "code":
+            assert c.outputs == [] and c.execution_count is None, "released exercises carry no outputs"
         if meta["solution"]:
             assert "raise NotImplementedError()" in c.source and c.outputs == []
             assert "BEGIN SOLUTION" not in c.source
@@ -160,3 +161,26 @@ def test_release_all_writes_then_is_idempotent(tmp_path):
     assert len(written) == len(SOLUTIONS)
     assert release_all(course) == []
     assert release_all(course, check_only=True) == []
+
+
+def test_saved_wrong_work_still_fails_the_self_check(tmp_path):
+    """JupyterLab autosaves: a homework executed with a wrong answer and saved must still fail nbval-lax
+    (the check cell raises; nbval-lax does not compare against stored outputs)."""
+    from nbclient import NotebookClient
+
+    nb = nbformat.read(ROOT / "exercises" / "00_getting_started.ipynb", as_version=4)
+    for c in nb.cells:
+        if c.metadata["nbgrader"].get("solution"):
+            c.source = c.source.replace("raise NotImplementedError()", "return 0.0")
+    NotebookClient(nb, timeout=120, allow_errors=True, resources={"metadata": {"path": str(ROOT)}}).execute()
+    saved = tmp_path / "00_getting_started.ipynb"
+    nbformat.write(nb, saved)
+    errors = [o for c in nb.cells for o in c.get("outputs", []) if o.get("output_type") == "error"]
+    assert errors and all(o["ename"] == "PartFailed" for o in errors)
+    assert errors[0]["traceback"] == [errors[0]["traceback"][0]], "the student sees one line, no traceback"
+    outcomes = run_nbval_lax(saved, tmp_path)
+    code = [c for c in nb.cells if c.cell_type == "code"]
+    checks = [i for i, c in enumerate(code) if c.metadata["nbgrader"]["grade"]]
+    for i in checks:
+        [key] = [k for k in outcomes if k.endswith(f"Cell {i}")]
+        assert outcomes[key] == "failed", f"saved wrong work passed check cell {i}"
