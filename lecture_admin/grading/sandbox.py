@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import base64
 import ctypes
+import fcntl
 import functools
 import json
 import math
@@ -114,7 +115,7 @@ def __lecgrade_eval(__g, __nonce, __expr, __env):
         if isinstance(v, np.generic) and v.dtype.kind in "biuf":
             return v.item()
         if isinstance(v, np.ndarray) and v.dtype.kind in "biuf":
-            a = np.ascontiguousarray(v, dtype=v.dtype.newbyteorder("<"))
+            a = v.astype(v.dtype.newbyteorder("<"), copy=False)  # tobytes() is C order
             return {"__ndarray__": base64.b64encode(a.tobytes()).decode(), "dtype": a.dtype.str,
                     "shape": list(a.shape)}
         if isinstance(v, (list, tuple)):
@@ -143,7 +144,7 @@ def _encode(v: Any, depth: int = 0) -> Any:
     if v is None or isinstance(v, (bool, int, float, str)):
         return v
     if isinstance(v, np.ndarray) and v.dtype.newbyteorder("<").str in DTYPES:
-        a = np.ascontiguousarray(v, dtype=v.dtype.newbyteorder("<"))
+        a = v.astype(v.dtype.newbyteorder("<"), copy=False)  # tobytes() is C order
         return {"__ndarray__": base64.b64encode(a.tobytes()).decode(), "dtype": a.dtype.str, "shape": list(a.shape)}
     if isinstance(v, (list, tuple)):
         return [_encode(x, depth + 1) for x in v]
@@ -267,6 +268,7 @@ class SandboxKernel:
         self._proc: subprocess.Popen[bytes] | None = None
         self._kc: Any = None
         self._uid: int | None = None
+        self._lock: Any = None  # flock on the slot, held while the job runs
         self._dirs: list[Path] = []
 
     def __enter__(self) -> SandboxKernel:
@@ -277,17 +279,28 @@ class SandboxKernel:
         self.shutdown()
 
     def start(self) -> Protections:
+        """Launch the kernel (cwd = workdir); on any failure nothing of the job is left running."""
+        if self._proc is not None:
+            raise RuntimeError("sandbox kernel already started")
+        try:
+            self.protections = self._start()
+        except BaseException:
+            self.shutdown()
+            raise
+        self._preflight()
+        return self.protections
+
+    def _start(self) -> Protections:
         import zmq
         from jupyter_client.blocking import BlockingKernelClient
         from jupyter_client.connect import write_connection_file
 
-        if self._proc is not None:
-            raise RuntimeError("sandbox kernel already started")
         cfg, root = self.config, os.geteuid() == 0
         user = _ensure_user(self.slot) if cfg.isolate and root else None
         unshare = _unshare() if cfg.isolate and root else None
         self._uid = user.pw_uid if user else None
         if user:
+            self._lock_slot()
             _kill_all(user.pw_uid, None)  # leftovers of an earlier job in this slot
         jobdir = Path(tempfile.mkdtemp(prefix="lecgrade-job-"))  # grader only (0700)
         sockdir = Path(tempfile.mkdtemp(prefix="lecgrade-ipc-"))  # the kernel's sockets and runtime files
@@ -305,19 +318,21 @@ class SandboxKernel:
             masks.append([str(target), str(src)])
             if (Path(target).parent / "__pycache__").is_dir():  # else its .pyc could still be loaded
                 hide.append(str(Path(target).parent / "__pycache__"))
-        # The interpreter may live under a directory the job user cannot enter (here pyenv under /root, 0700): then
-        # a tmpfs goes over that directory in the kernel and only the interpreter's prefix is bound back, read-only.
+        # Fresh tmpfs over these in the kernel, with the listed paths bound back: a private /tmp (nothing left for the
+        # next job of this slot), and, if the interpreter lives under a directory the job user cannot enter (here
+        # pyenv under /root, 0700), that directory hidden except for the interpreter's prefix.
+        covers = [[d, "1777", [str(p) for p in (self.workdir, sockdir) if p.is_relative_to(d)]]
+                  for d in ("/tmp", "/var/tmp", "/dev/shm") if os.path.isdir(d)]
         base = Path(sys.base_prefix)
         top = next((p for p in [*reversed(base.parents), base] if not p.stat().st_mode & 0o001), None)
-        expose = [str(top), str(base), str(jobdir / "prefix")] if user and top and top != base else []
-        if expose:
-            (jobdir / "prefix").mkdir()
+        if user and top and top != base:
+            covers.append([str(top), "0755", [str(base)]])
         limits = {"RLIMIT_AS": cfg.memory_mb << 20, "RLIMIT_FSIZE": cfg.file_mb << 20, "RLIMIT_CORE": 0,
                   "RLIMIT_CPU": [cfg.cpu_seconds, cfg.cpu_seconds + 5]}
         if user:
             limits["RLIMIT_NPROC"] = cfg.nproc
-        spec = {"ns": unshare is not None, "expose": expose, "hide": hide, "mask": masks, "limits": limits,
-                "workdir": str(self.workdir), "uid": user.pw_uid if user else None,
+        spec = {"ns": unshare is not None, "covers": covers, "tmp_mb": 4 * cfg.file_mb, "hide": hide, "mask": masks,
+                "limits": limits, "workdir": str(self.workdir), "uid": user.pw_uid if user else None,
                 "gid": user.pw_gid if user else None, "status": str(jobdir / "status.json"),
                 "argv": [self.python, "-m", "ipykernel_launcher", "-f", conn, "--HistoryManager.enabled=False"]}
         (jobdir / "spec.json").write_text(json.dumps(spec))
@@ -336,18 +351,25 @@ class SandboxKernel:
         self._kc = BlockingKernelClient(context=ctx)
         self._kc.load_connection_file(conn)
         self._kc.start_channels(stdin=False, hb=False)
+        self._wait_ready(60.0)
+        status = json.loads((jobdir / "status.json").read_text())
+        return Protections(user=user.pw_name if user and status["user"] else None, network=bool(unshare),
+                           pid_namespace=bool(unshare) and status["proc"], mount_namespace=bool(unshare),
+                           masked=bool(unshare) and status["masked"], rlimits=status["rlimits"])
+
+    def _lock_slot(self) -> None:
+        """One job per slot user on this machine: another grader process holding the slot is an error, not a kill."""
+        locks = Path(tempfile.gettempdir(), "lecgrade-slots")
+        locks.mkdir(mode=0o700, exist_ok=True)
+        if locks.is_symlink() or locks.stat().st_uid != os.geteuid() or locks.stat().st_mode & 0o077:
+            raise RuntimeError(f"{locks} is not a private directory of the grader")
+        self._lock = open(locks / f"slot{self.slot}.lock", "w")
         try:
-            self._wait_ready(60.0)
-            status = json.loads((jobdir / "status.json").read_text())
-            self.protections = Protections(
-                user=user.pw_name if user and status["user"] else None, network=bool(unshare),
-                pid_namespace=bool(unshare) and status["proc"], mount_namespace=bool(unshare),
-                masked=bool(unshare) and status["masked"], rlimits=status["rlimits"])
-            self._preflight()
-        except BaseException:
-            self.shutdown()
-            raise
-        return self.protections
+            fcntl.flock(self._lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            self._lock.close()
+            self._lock = None
+            raise RuntimeError(f"sandbox slot {self.slot} is in use by another grader process") from None
 
     def _wait_ready(self, timeout: float) -> None:
         """An empty cell that reaches idle proves that both shell and iopub are connected."""
@@ -363,6 +385,7 @@ class SandboxKernel:
         reply = self.evaluate(VERSIONS_EXPR, timeout=60)
         mine = eval(VERSIONS_EXPR)  # our own constant, never kernel output
         if not reply.ok or reply.value != mine:
+            self.shutdown()
             raise RuntimeError(f"sandbox kernel differs from the grader: {reply.value or reply.error} != {mine}")
 
     def _log_tail(self) -> str:
@@ -421,10 +444,11 @@ class SandboxKernel:
 
         def keep(text: str) -> None:
             room = STDOUT_CAP - sum(map(len, out))
-            out.append(text[:room] if room > len(text) else text[:room] + "\n[... output truncated]")
+            if room > 0:
+                out.append(text if len(text) <= room else text[:room] + "\n[... output truncated]")
 
         state, ename, evalue = self._execute(code, timeout, keep)
-        return CellResult(state, ename, evalue, "".join(out)[:STDOUT_CAP + 30])  # type: ignore[arg-type]
+        return CellResult(state, ename, evalue, "".join(out))  # type: ignore[arg-type]
 
     def evaluate(self, expr: str, timeout: float, max_bytes: int = 2_000_000, env: dict | None = None) -> Reply:
         names = list(env or {})
@@ -479,10 +503,12 @@ class SandboxKernel:
                 self._kc.context.destroy(linger=0)
             for d in self._dirs:
                 shutil.rmtree(d, ignore_errors=True)
-            self._proc, self._kc, self._dirs = None, None, []
+            if self._lock is not None:
+                self._lock.close()
+            self._proc, self._kc, self._dirs, self._lock = None, None, [], None
 
 
-MS_RDONLY, MS_NOSUID, MS_NODEV, MS_NOEXEC, MS_REMOUNT = 1, 2, 4, 8, 32
+MS_RDONLY, MS_NOSUID, MS_NODEV, MS_NOEXEC = 1, 2, 4, 8
 MS_BIND, MS_REC, MS_PRIVATE = 4096, 16384, 1 << 18
 
 
@@ -498,22 +524,24 @@ def _launch(spec_path: str) -> None:
     """Runs as the kernel's PID 1 (inside the namespaces when spec["ns"]): set up, drop privileges, exec ipykernel."""
     spec = json.loads(Path(spec_path).read_text())
     status: dict[str, Any] = {"proc": False, "masked": False, "rlimits": False, "user": False, "errors": []}
+    status_file = open(spec["status"], "w")  # opened as root (before /tmp is covered), written after dropping root
     if spec["ns"]:
         try:
             _mount(None, "/", None, MS_REC | MS_PRIVATE)  # nothing below propagates to the grader's mounts
             _mount("proc", "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC)
             status["proc"] = True
-            if spec["expose"]:
-                top, prefix, staging = spec["expose"]
-                _mount(prefix, staging, None, MS_BIND | MS_REC)  # keep a handle before covering `top`
-                _mount("tmpfs", top, "tmpfs", MS_NOSUID | MS_NODEV, "size=16k,mode=0755")
-                os.makedirs(prefix, mode=0o755)
-                _mount(staging, prefix, None, MS_BIND | MS_REC)
-                _mount(None, prefix, None, MS_REMOUNT | MS_BIND | MS_RDONLY)
-            for d in spec["hide"]:
+            for d in filter(os.path.isdir, spec["hide"]):
                 _mount("tmpfs", d, "tmpfs", MS_NOSUID | MS_NODEV | MS_NOEXEC | MS_RDONLY, "size=16k,mode=0755")
             for target, src in spec["mask"]:
-                _mount(src, target, None, MS_BIND)
+                if os.path.exists(target):
+                    _mount(src, target, None, MS_BIND)
+            for top, mode, keep in spec["covers"]:
+                fds = [os.open(p, os.O_PATH) for p in keep]  # handles on what `top` is about to cover
+                _mount("tmpfs", top, "tmpfs", MS_NOSUID | MS_NODEV, f"size={spec['tmp_mb']}m,mode={mode}")
+                for path, fd in zip(keep, fds):
+                    os.makedirs(path, mode=0o755)
+                    _mount(f"/proc/self/fd/{fd}", path, None, MS_BIND | MS_REC)
+                    os.close(fd)
             status["masked"] = True
         except OSError as e:
             status["errors"].append(str(e))
@@ -525,16 +553,16 @@ def _launch(spec_path: str) -> None:
     except (OSError, ValueError) as e:
         status["errors"].append(f"rlimit: {e}")
     libc = ctypes.CDLL(None, use_errno=True)
-    with open(spec["status"], "w") as f:  # opened as root, written after dropping privileges
-        if spec["uid"] is not None:  # any failure here ends the launcher: never run the kernel as root
-            os.setgroups([])
-            os.setgid(spec["gid"])
-            os.setuid(spec["uid"])
-            status["user"] = os.getuid() == os.geteuid() == spec["uid"]
-        if spec["ns"]:
-            libc.prctl(1, signal.SIGKILL, 0, 0, 0)  # PR_SET_PDEATHSIG (unshare's --kill-child): a uid change clears it
-        libc.prctl(38, 1, 0, 0, 0)  # PR_SET_NO_NEW_PRIVS: setuid binaries cannot give root back
-        json.dump(status, f)
+    if spec["uid"] is not None:  # any failure here ends the launcher: never run the kernel as root
+        os.setgroups([])
+        os.setgid(spec["gid"])
+        os.setuid(spec["uid"])
+        status["user"] = os.getuid() == os.geteuid() == spec["uid"]
+    if spec["ns"]:
+        libc.prctl(1, signal.SIGKILL, 0, 0, 0)  # PR_SET_PDEATHSIG (unshare's --kill-child): a uid change clears it
+    libc.prctl(38, 1, 0, 0, 0)  # PR_SET_NO_NEW_PRIVS: setuid binaries cannot give root back
+    with status_file:
+        json.dump(status, status_file)
     os.chdir(spec["workdir"])
     os.execv(spec["argv"][0], spec["argv"])
 
