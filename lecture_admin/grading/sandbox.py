@@ -49,7 +49,7 @@ VERSIONS_EXPR = ("(lambda s, m, u: [s.version, s.prefix] + [m.version(p) if u.fi
 class SandboxConfig:
     # RLIMIT_AS (address space), not RLIMIT_DATA: DATA does not count shared anonymous mmaps (mmap.mmap(-1, n)),
     # so it can be bypassed. Measured here: python + ipykernel + numpy + torch after a 200-step Adam loop on a small
-    # MLP has VmSize ~0.7 GB single-threaded (~1.0 GB idle in the kernel, thread stacks included), so 1536 MB fits.
+    # MLP has VmSize ~0.7 GB single-threaded; an idle kernel with both imported ~0.8 GB (MALLOC_ARENA_MAX=2 below).
     memory_mb: int = 1536
     cpu_seconds: int = 600  # RLIMIT_CPU (SIGXCPU, then SIGKILL 5 s later)
     file_mb: int = 64  # RLIMIT_FSIZE
@@ -93,8 +93,8 @@ class Reply:
 
 # Sent before every evaluate request; runs in the kernel, uses only json/base64/numpy.
 _PRELUDE = r'''
-def __lecgrade_eval(__g, __nonce, __expr, __env):
-    import base64, json
+def __lecgrade_eval(__g, __nonce, __expr, __env_file):
+    import base64, json, os
     import numpy as np
 
     def dec(o):
@@ -127,7 +127,9 @@ def __lecgrade_eval(__g, __nonce, __expr, __env):
 
     try:
         ns = dict(__g)
-        ns.update(dec(json.loads(__env)))
+        with open(__env_file) as f:
+            ns.update(dec(json.load(f)))
+        os.remove(__env_file)
         out = {"ok": True, "value": enc(eval(__expr, ns))}
     except Exception as e:
         out = {"ok": False, "ename": type(e).__name__, "evalue": str(e)[:2000]}
@@ -339,7 +341,10 @@ class SandboxKernel:
         argv = [self.python, "-I", os.path.abspath(__file__), "--launch", str(jobdir / "spec.json")]
         if unshare:
             argv = [unshare, "--mount", "--net", "--pid", "--fork", "--kill-child", "--", *argv]
+        # MALLOC_ARENA_MAX=2: glibc otherwise reserves a 64 MB arena per thread, which counts against RLIMIT_AS
+        # (idle kernel with numpy + torch: VmSize 1.38 GB -> 0.79 GB; RSS ~250-280 MB either way).
         env = {"PATH": f"{os.path.dirname(self.python)}:/usr/local/bin:/usr/bin:/bin", "HOME": str(self.workdir),
+               "MALLOC_ARENA_MAX": "2",
                "LANG": "C.UTF-8", "PYTHONHASHSEED": "0", "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1",
                "OPENBLAS_NUM_THREADS": "1", "IPYTHONDIR": str(sockdir / "ipython"), "JUPYTER_RUNTIME_DIR": str(sockdir),
                "MPLCONFIGDIR": str(sockdir / "mpl")} | {k: os.environ[k] for k in ENV_PASSTHROUGH if k in os.environ}
@@ -456,8 +461,16 @@ class SandboxKernel:
             raise ValueError(f"env names must be identifiers: {names}")
         env_json = json.dumps({k: _encode(v) for k, v in (env or {}).items()})
         nonce = secrets.token_hex(16)
+        if not self._alive():
+            return Reply(False, None, "kernel died")
+        # The inputs go in a file, not in the cell (IPython takes ~2 s per MB of cell source). The directory is the
+        # job user's: O_EXCL|O_NOFOLLOW so that a planted symlink cannot redirect this root write.
+        env_file = self._dirs[1] / f"env-{nonce}.json"
+        fd = os.open(env_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o644)
+        with open(fd, "w") as f:
+            f.write(env_json)
         lines = _NonceLines(nonce, max_bytes)
-        code = _PRELUDE + f"__lecgrade_eval(globals(), {nonce!r}, {expr!r}, {env_json!r})\ndel __lecgrade_eval\n"
+        code = _PRELUDE + f"__lecgrade_eval(globals(), {nonce!r}, {expr!r}, {str(env_file)!r})\ndel __lecgrade_eval\n"
         state, ename, evalue = self._execute(code, timeout, lines.feed)
         lines.finish()
         if state in ("timeout", "dead"):
