@@ -215,6 +215,7 @@ def jailed():
     (pkg / "instructor.py").write_text("ANSWER = 42\n")
     py_compile.compile(str(pkg / "instructor.py"))  # a .pyc beside it must not be loadable either
     (work := base / "work").mkdir()
+    (work / "link").symlink_to(secret / "key.txt")  # chowning the workdir must not follow it
     config = SandboxConfig(hide=(hidden,), mask={pkg / "instructor.py": "not available while grading"})
     with SandboxKernel(work, config, slot=SLOT) as kernel:
         yield kernel, base
@@ -229,6 +230,7 @@ def test_isolated_kernel_is_fully_protected(jailed):
     ev = lambda expr: kernel.evaluate(expr, timeout=20)  # noqa: E731
     assert ev("__import__('os').getuid()").value not in (0, None)
     assert ev(f"open({str(base / 'grader' / 'key.txt')!r}).read()").ename == "PermissionError"
+    assert ev("open('link').read()").ename == "PermissionError" and (base / "grader" / "key.txt").stat().st_uid == 0
     assert ev(f"__import__('os').listdir({str(base / 'solutions')!r})").value == []
     assert ev(f"__import__('os').listdir({str(base / 'pkg' / '__pycache__')!r})").value == []
     kernel.run_cell(f"import sys; sys.path.insert(0, {str(base / 'pkg')!r})", timeout=10)

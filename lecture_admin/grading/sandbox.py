@@ -309,7 +309,8 @@ class SandboxKernel:
         self._dirs = [jobdir, sockdir]
         conn, _ = write_connection_file(str(sockdir / "kernel.json"), ip=str(sockdir / "k"), transport="ipc")
         if user:
-            for path in [sockdir, sockdir / "kernel.json", self.workdir, *self.workdir.rglob("*")]:
+            inside = [os.path.join(d, n) for d, dirs, files in os.walk(self.workdir) for n in dirs + files]
+            for path in [sockdir, sockdir / "kernel.json", self.workdir, *inside]:  # never through a symlink
                 os.chown(path, user.pw_uid, user.pw_gid, follow_symlinks=False)
             self.workdir.chmod(0o700)
         masks, hide = [], [str(p) for p in cfg.hide]
