@@ -217,9 +217,11 @@ def jailed():
     (work := base / "work").mkdir()
     (work / "link").symlink_to(secret / "key.txt")  # chowning the workdir must not follow it
     config = SandboxConfig(hide=(hidden,), mask={pkg / "instructor.py": "not available while grading"})
-    with SandboxKernel(work, config, slot=SLOT) as kernel:
-        yield kernel, base
-    shutil.rmtree(base)
+    try:
+        with SandboxKernel(work, config, slot=SLOT) as kernel:
+            yield kernel, base
+    finally:
+        shutil.rmtree(base)
 
 
 @pytest.mark.slow
