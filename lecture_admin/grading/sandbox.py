@@ -49,7 +49,7 @@ VERSIONS_EXPR = ("(lambda s, m, u: [s.version, s.prefix] + [m.version(p) if u.fi
 class SandboxConfig:
     # RLIMIT_AS (address space), not RLIMIT_DATA: DATA does not count shared anonymous mmaps (mmap.mmap(-1, n)),
     # so it can be bypassed. Measured here: python + ipykernel + numpy + torch after a 200-step Adam loop on a small
-    # MLP has VmSize ~0.7 GB single-threaded (~1.0 GB idle in the kernel, thread stacks included), so 1536 MB fits.
+    # MLP has VmSize ~0.7 GB single-threaded; an idle kernel with both imported ~0.8 GB (MALLOC_ARENA_MAX=2 below).
     memory_mb: int = 1536
     cpu_seconds: int = 600  # RLIMIT_CPU (SIGXCPU, then SIGKILL 5 s later)
     file_mb: int = 64  # RLIMIT_FSIZE
@@ -93,8 +93,8 @@ class Reply:
 
 # Sent before every evaluate request; runs in the kernel, uses only json/base64/numpy.
 _PRELUDE = r'''
-def __lecgrade_eval(__g, __nonce, __expr, __env):
-    import base64, json
+def __lecgrade_eval(__g, __nonce, __expr, __env_file):
+    import base64, json, os
     import numpy as np
 
     def dec(o):
@@ -115,7 +115,7 @@ def __lecgrade_eval(__g, __nonce, __expr, __env):
         if isinstance(v, np.generic) and v.dtype.kind in "biuf":
             return v.item()
         if isinstance(v, np.ndarray) and v.dtype.kind in "biuf":
-            a = np.ascontiguousarray(v, dtype=v.dtype.newbyteorder("<"))
+            a = v.astype(v.dtype.newbyteorder("<"), copy=False)  # tobytes() is C order
             return {"__ndarray__": base64.b64encode(a.tobytes()).decode(), "dtype": a.dtype.str,
                     "shape": list(a.shape)}
         if isinstance(v, (list, tuple)):
@@ -127,7 +127,9 @@ def __lecgrade_eval(__g, __nonce, __expr, __env):
 
     try:
         ns = dict(__g)
-        ns.update(dec(json.loads(__env)))
+        with open(__env_file) as f:
+            ns.update(dec(json.load(f)))
+        os.remove(__env_file)
         out = {"ok": True, "value": enc(eval(__expr, ns))}
     except Exception as e:
         out = {"ok": False, "ename": type(e).__name__, "evalue": str(e)[:2000]}
@@ -144,7 +146,7 @@ def _encode(v: Any, depth: int = 0) -> Any:
     if v is None or isinstance(v, (bool, int, float, str)):
         return v
     if isinstance(v, np.ndarray) and v.dtype.newbyteorder("<").str in DTYPES:
-        a = np.ascontiguousarray(v, dtype=v.dtype.newbyteorder("<"))
+        a = v.astype(v.dtype.newbyteorder("<"), copy=False)  # tobytes() is C order
         return {"__ndarray__": base64.b64encode(a.tobytes()).decode(), "dtype": a.dtype.str, "shape": list(a.shape)}
     if isinstance(v, (list, tuple)):
         return [_encode(x, depth + 1) for x in v]
@@ -253,7 +255,7 @@ def _ensure_user(slot: int) -> pwd.struct_passwd | None:
 @functools.cache
 def _seed_matplotlib_cache(dest: Path) -> None:
     """Copy the grader's matplotlib font list (built once, here) into the kernel's config dir."""
-    dest.mkdir()
+    dest.mkdir(exist_ok=True)
     try:
         import matplotlib
         from matplotlib import font_manager  # noqa: F401 - builds the grader's font list once
@@ -277,13 +279,14 @@ def _unshare() -> str | None:
 class SandboxKernel:
     def __init__(self, workdir: Path, config: SandboxConfig, slot: int | None = None,
                  python: str = sys.executable) -> None:
-        """slot: which job user (lecgradeN); None takes any slot no other job on this machine holds."""
+        """slot: the job user lecgrade<slot>; None takes the first slot no grader on this machine holds."""
         self.workdir, self.config, self.python = Path(workdir).resolve(), config, python
-        self.slot, self._lock = _claim_slot(slot)
+        self.slot, self._any_slot = (slot or 0), slot is None
         self.protections: Protections | None = None
         self._proc: subprocess.Popen[bytes] | None = None
         self._kc: Any = None
         self._uid: int | None = None
+        self._lock: Any = None  # flock on the slot, held while the job runs
         self._dirs: list[Path] = []
 
     def __enter__(self) -> SandboxKernel:
@@ -292,26 +295,32 @@ class SandboxKernel:
 
     def __exit__(self, *exc: object) -> None:
         self.shutdown()
-        self.release()
-
-    def release(self) -> None:
-        """Give the slot back (after shutdown: no process of the job is left)."""
-        if self._lock is not None:
-            self._lock.close()
-            self._lock = None
 
     def start(self) -> Protections:
+        """Launch the kernel (cwd = workdir); on any failure nothing of the job is left running."""
+        if self._proc is not None:
+            raise RuntimeError("sandbox kernel already started")
+        try:
+            self.protections = self._start()
+        except BaseException:
+            self.shutdown()
+            raise
+        self._preflight()
+        return self.protections
+
+    def _start(self) -> Protections:
         import zmq
         from jupyter_client.blocking import BlockingKernelClient
         from jupyter_client.connect import write_connection_file
 
-        if self._proc is not None:
-            raise RuntimeError("sandbox kernel already started")
         cfg, root = self.config, os.geteuid() == 0
+        if self._any_slot and cfg.isolate and root:
+            self.slot = self._free_slot()
         user = _ensure_user(self.slot) if cfg.isolate and root else None
         unshare = _unshare() if cfg.isolate and root else None
         self._uid = user.pw_uid if user else None
         if user:
+            self._lock_slot()
             _kill_all(user.pw_uid, None)  # leftovers of an earlier job in this slot
         jobdir = Path(tempfile.mkdtemp(prefix="lecgrade-job-"))  # grader only (0700)
         sockdir = Path(tempfile.mkdtemp(prefix="lecgrade-ipc-"))  # the kernel's sockets and runtime files
@@ -319,7 +328,9 @@ class SandboxKernel:
         conn, _ = write_connection_file(str(sockdir / "kernel.json"), ip=str(sockdir / "k"), transport="ipc")
         _seed_matplotlib_cache(sockdir / "mpl")  # else every kernel rebuilds the font list (~10 s)
         if user:
-            for path in [sockdir, *sockdir.rglob("*"), self.workdir, *self.workdir.rglob("*")]:
+            inside = [os.path.join(d, n) for d, dirs, files in os.walk(self.workdir) for n in dirs + files]
+            for path in [sockdir, sockdir / "kernel.json", sockdir / "mpl", *(sockdir / "mpl").iterdir(), self.workdir,
+                         *inside]:  # never through a symlink
                 os.chown(path, user.pw_uid, user.pw_gid, follow_symlinks=False)
             self.workdir.chmod(0o700)
         masks, hide = [], [str(p) for p in cfg.hide]
@@ -330,26 +341,31 @@ class SandboxKernel:
             masks.append([str(target), str(src)])
             if (Path(target).parent / "__pycache__").is_dir():  # else its .pyc could still be loaded
                 hide.append(str(Path(target).parent / "__pycache__"))
-        # The interpreter may live under a directory the job user cannot enter (here pyenv under /root, 0700): then
-        # a tmpfs goes over that directory in the kernel and only the interpreter's prefix is bound back, read-only.
+        # Fresh tmpfs over these in the kernel, with the listed paths bound back: a private /tmp (nothing left for the
+        # next job of this slot), and, if the interpreter lives under a directory the job user cannot enter (here
+        # pyenv under /root, 0700), that directory hidden except for the interpreter's prefix.
+        covers = [[d, "1777", [str(p) for p in (self.workdir, sockdir) if p.is_relative_to(d)]]
+                  for d in ("/tmp", "/var/tmp", "/dev/shm") if os.path.isdir(d)]
         base = Path(sys.base_prefix)
         top = next((p for p in [*reversed(base.parents), base] if not p.stat().st_mode & 0o001), None)
-        expose = [str(top), str(base), str(jobdir / "prefix")] if user and top and top != base else []
-        if expose:
-            (jobdir / "prefix").mkdir()
+        if user and top and top != base:
+            covers.append([str(top), "0755", [str(base)]])
         limits = {"RLIMIT_AS": cfg.memory_mb << 20, "RLIMIT_FSIZE": cfg.file_mb << 20, "RLIMIT_CORE": 0,
                   "RLIMIT_CPU": [cfg.cpu_seconds, cfg.cpu_seconds + 5]}
         if user:
             limits["RLIMIT_NPROC"] = cfg.nproc
-        spec = {"ns": unshare is not None, "expose": expose, "hide": hide, "mask": masks, "limits": limits,
-                "workdir": str(self.workdir), "uid": user.pw_uid if user else None,
+        spec = {"ns": unshare is not None, "covers": covers, "tmp_mb": 4 * cfg.file_mb, "hide": hide, "mask": masks,
+                "limits": limits, "workdir": str(self.workdir), "uid": user.pw_uid if user else None,
                 "gid": user.pw_gid if user else None, "status": str(jobdir / "status.json"),
                 "argv": [self.python, "-m", "ipykernel_launcher", "-f", conn, "--HistoryManager.enabled=False"]}
         (jobdir / "spec.json").write_text(json.dumps(spec))
         argv = [self.python, "-I", os.path.abspath(__file__), "--launch", str(jobdir / "spec.json")]
         if unshare:
             argv = [unshare, "--mount", "--net", "--pid", "--fork", "--kill-child", "--", *argv]
+        # MALLOC_ARENA_MAX=2: glibc otherwise reserves a 64 MB arena per thread, which counts against RLIMIT_AS
+        # (idle kernel with numpy + torch: VmSize 1.38 GB -> 0.79 GB; RSS ~250-280 MB either way).
         env = {"PATH": f"{os.path.dirname(self.python)}:/usr/local/bin:/usr/bin:/bin", "HOME": str(self.workdir),
+               "MALLOC_ARENA_MAX": "2",
                "LANG": "C.UTF-8", "PYTHONHASHSEED": "0", "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1",
                "OPENBLAS_NUM_THREADS": "1", "IPYTHONDIR": str(sockdir / "ipython"), "JUPYTER_RUNTIME_DIR": str(sockdir),
                "MPLCONFIGDIR": str(sockdir / "mpl")} | {k: os.environ[k] for k in ENV_PASSTHROUGH if k in os.environ}
@@ -361,18 +377,37 @@ class SandboxKernel:
         self._kc = BlockingKernelClient(context=ctx)
         self._kc.load_connection_file(conn)
         self._kc.start_channels(stdin=False, hb=False)
+        self._wait_ready(60.0)
+        status = json.loads((jobdir / "status.json").read_text())
+        return Protections(user=user.pw_name if user and status["user"] else None, network=bool(unshare),
+                           pid_namespace=bool(unshare) and status["proc"], mount_namespace=bool(unshare),
+                           masked=bool(unshare) and status["masked"], rlimits=status["rlimits"])
+
+    def _free_slot(self, max_slots: int = 32) -> int:
+        for slot in range(max_slots):
+            self.slot = slot
+            try:
+                self._lock_slot()
+            except RuntimeError:
+                continue
+            self._lock.close()  # taken again by start(); a race with another grader then fails loudly
+            self._lock = None
+            return slot
+        raise RuntimeError(f"all {max_slots} sandbox slots are in use")
+
+    def _lock_slot(self) -> None:
+        """One job per slot user on this machine: another grader process holding the slot is an error, not a kill."""
+        locks = Path(tempfile.gettempdir(), "lecgrade-slots")
+        locks.mkdir(mode=0o700, exist_ok=True)
+        if locks.is_symlink() or locks.stat().st_uid != os.geteuid() or locks.stat().st_mode & 0o077:
+            raise RuntimeError(f"{locks} is not a private directory of the grader")
+        self._lock = open(locks / f"slot{self.slot}.lock", "w")
         try:
-            self._wait_ready(60.0)
-            status = json.loads((jobdir / "status.json").read_text())
-            self.protections = Protections(
-                user=user.pw_name if user and status["user"] else None, network=bool(unshare),
-                pid_namespace=bool(unshare) and status["proc"], mount_namespace=bool(unshare),
-                masked=bool(unshare) and status["masked"], rlimits=status["rlimits"])
-            self._preflight()
-        except BaseException:
-            self.shutdown()
-            raise
-        return self.protections
+            fcntl.flock(self._lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            self._lock.close()
+            self._lock = None
+            raise RuntimeError(f"sandbox slot {self.slot} is in use by another grader process") from None
 
     def _wait_ready(self, timeout: float) -> None:
         """An empty cell that reaches idle proves that both shell and iopub are connected."""
@@ -388,6 +423,7 @@ class SandboxKernel:
         reply = self.evaluate(VERSIONS_EXPR, timeout=60)
         mine = eval(VERSIONS_EXPR)  # our own constant, never kernel output
         if not reply.ok or reply.value != mine:
+            self.shutdown()
             raise RuntimeError(f"sandbox kernel differs from the grader: {reply.value or reply.error} != {mine}")
 
     def _log_tail(self) -> str:
@@ -446,10 +482,11 @@ class SandboxKernel:
 
         def keep(text: str) -> None:
             room = STDOUT_CAP - sum(map(len, out))
-            out.append(text[:room] if room > len(text) else text[:room] + "\n[... output truncated]")
+            if room > 0:
+                out.append(text if len(text) <= room else text[:room] + "\n[... output truncated]")
 
         state, ename, evalue = self._execute(code, timeout, keep)
-        return CellResult(state, ename, evalue, "".join(out)[:STDOUT_CAP + 30])  # type: ignore[arg-type]
+        return CellResult(state, ename, evalue, "".join(out))  # type: ignore[arg-type]
 
     def evaluate(self, expr: str, timeout: float, max_bytes: int = 2_000_000, env: dict | None = None) -> Reply:
         names = list(env or {})
@@ -457,8 +494,16 @@ class SandboxKernel:
             raise ValueError(f"env names must be identifiers: {names}")
         env_json = json.dumps({k: _encode(v) for k, v in (env or {}).items()})
         nonce = secrets.token_hex(16)
+        if not self._alive():
+            return Reply(False, None, "kernel died")
+        # The inputs go in a file, not in the cell (IPython takes ~2 s per MB of cell source). The directory is the
+        # job user's: O_EXCL|O_NOFOLLOW so that a planted symlink cannot redirect this root write.
+        env_file = self._dirs[1] / f"env-{nonce}.json"
+        fd = os.open(env_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o644)
+        with open(fd, "w") as f:
+            f.write(env_json)
         lines = _NonceLines(nonce, max_bytes)
-        code = _PRELUDE + f"__lecgrade_eval(globals(), {nonce!r}, {expr!r}, {env_json!r})\ndel __lecgrade_eval\n"
+        code = _PRELUDE + f"__lecgrade_eval(globals(), {nonce!r}, {expr!r}, {str(env_file)!r})\ndel __lecgrade_eval\n"
         state, ename, evalue = self._execute(code, timeout, lines.feed)
         lines.finish()
         if state in ("timeout", "dead"):
@@ -504,30 +549,12 @@ class SandboxKernel:
                 self._kc.context.destroy(linger=0)
             for d in self._dirs:
                 shutil.rmtree(d, ignore_errors=True)
-            self._proc, self._kc, self._dirs = None, None, []
-
-    def __del__(self) -> None:
-        if getattr(self, "_lock", None) is not None:
-            self._lock.close()
+            if self._lock is not None:
+                self._lock.close()
+            self._proc, self._kc, self._dirs, self._lock = None, None, [], None
 
 
-def _claim_slot(slot: int | None, max_slots: int = 64):
-    """(slot, open lock file): a machine-wide lock per job user, so two jobs never share one (a slot's processes
-    are all killed when its job ends). A given slot waits for its lock; None takes the first free one."""
-    lock_dir = Path(tempfile.gettempdir()) / "lecgrade-slots"
-    lock_dir.mkdir(mode=0o700, exist_ok=True)
-    for s in ([slot] if slot is not None else range(max_slots)):
-        f = open(lock_dir / f"slot{s}.lock", "w")
-        try:
-            fcntl.flock(f, fcntl.LOCK_EX | (0 if slot is not None else fcntl.LOCK_NB))
-        except OSError:
-            f.close()
-            continue
-        return s, f
-    raise RuntimeError(f"all {max_slots} grading slots are busy")
-
-
-MS_RDONLY, MS_NOSUID, MS_NODEV, MS_NOEXEC, MS_REMOUNT = 1, 2, 4, 8, 32
+MS_RDONLY, MS_NOSUID, MS_NODEV, MS_NOEXEC = 1, 2, 4, 8
 MS_BIND, MS_REC, MS_PRIVATE = 4096, 16384, 1 << 18
 
 
@@ -543,22 +570,24 @@ def _launch(spec_path: str) -> None:
     """Runs as the kernel's PID 1 (inside the namespaces when spec["ns"]): set up, drop privileges, exec ipykernel."""
     spec = json.loads(Path(spec_path).read_text())
     status: dict[str, Any] = {"proc": False, "masked": False, "rlimits": False, "user": False, "errors": []}
+    status_file = open(spec["status"], "w")  # opened as root (before /tmp is covered), written after dropping root
     if spec["ns"]:
         try:
             _mount(None, "/", None, MS_REC | MS_PRIVATE)  # nothing below propagates to the grader's mounts
             _mount("proc", "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC)
             status["proc"] = True
-            if spec["expose"]:
-                top, prefix, staging = spec["expose"]
-                _mount(prefix, staging, None, MS_BIND | MS_REC)  # keep a handle before covering `top`
-                _mount("tmpfs", top, "tmpfs", MS_NOSUID | MS_NODEV, "size=16k,mode=0755")
-                os.makedirs(prefix, mode=0o755)
-                _mount(staging, prefix, None, MS_BIND | MS_REC)
-                _mount(None, prefix, None, MS_REMOUNT | MS_BIND | MS_RDONLY)
-            for d in spec["hide"]:
+            for d in filter(os.path.isdir, spec["hide"]):
                 _mount("tmpfs", d, "tmpfs", MS_NOSUID | MS_NODEV | MS_NOEXEC | MS_RDONLY, "size=16k,mode=0755")
             for target, src in spec["mask"]:
-                _mount(src, target, None, MS_BIND)
+                if os.path.exists(target):
+                    _mount(src, target, None, MS_BIND)
+            for top, mode, keep in spec["covers"]:
+                fds = [os.open(p, os.O_PATH) for p in keep]  # handles on what `top` is about to cover
+                _mount("tmpfs", top, "tmpfs", MS_NOSUID | MS_NODEV, f"size={spec['tmp_mb']}m,mode={mode}")
+                for path, fd in zip(keep, fds):
+                    os.makedirs(path, mode=0o755)
+                    _mount(f"/proc/self/fd/{fd}", path, None, MS_BIND | MS_REC)
+                    os.close(fd)
             status["masked"] = True
         except OSError as e:
             status["errors"].append(str(e))
@@ -570,16 +599,16 @@ def _launch(spec_path: str) -> None:
     except (OSError, ValueError) as e:
         status["errors"].append(f"rlimit: {e}")
     libc = ctypes.CDLL(None, use_errno=True)
-    with open(spec["status"], "w") as f:  # opened as root, written after dropping privileges
-        if spec["uid"] is not None:  # any failure here ends the launcher: never run the kernel as root
-            os.setgroups([])
-            os.setgid(spec["gid"])
-            os.setuid(spec["uid"])
-            status["user"] = os.getuid() == os.geteuid() == spec["uid"]
-        if spec["ns"]:
-            libc.prctl(1, signal.SIGKILL, 0, 0, 0)  # PR_SET_PDEATHSIG (unshare's --kill-child): a uid change clears it
-        libc.prctl(38, 1, 0, 0, 0)  # PR_SET_NO_NEW_PRIVS: setuid binaries cannot give root back
-        json.dump(status, f)
+    if spec["uid"] is not None:  # any failure here ends the launcher: never run the kernel as root
+        os.setgroups([])
+        os.setgid(spec["gid"])
+        os.setuid(spec["uid"])
+        status["user"] = os.getuid() == os.geteuid() == spec["uid"]
+    if spec["ns"]:
+        libc.prctl(1, signal.SIGKILL, 0, 0, 0)  # PR_SET_PDEATHSIG (unshare's --kill-child): a uid change clears it
+    libc.prctl(38, 1, 0, 0, 0)  # PR_SET_NO_NEW_PRIVS: setuid binaries cannot give root back
+    with status_file:
+        json.dump(status, status_file)
     os.chdir(spec["workdir"])
     os.execv(spec["argv"][0], spec["argv"])
 
