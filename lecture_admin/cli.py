@@ -36,6 +36,12 @@ def cmd_release(args) -> int:
     from lecture_admin.release import ReleaseError, release_all
 
     root = repo_root()
+    if args.student:
+        from lecture_admin.bundle import build_student_bundle
+
+        entries = build_student_bundle(root, args.student)
+        print(f"wrote the student bundle to {args.student}: {', '.join(p.name for p in entries)}")
+        return 0
     try:
         report = release_all(root, check_only=args.check)
     except ReleaseError as e:
@@ -101,6 +107,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     s = sub.add_parser("release", help="regenerate exercises/ from solutions/")
     s.add_argument("--check", action="store_true", help="exit 1 if exercises/ is not what release generates")
+    s.add_argument("--student", type=Path, metavar="DIR",
+                   help="write what students receive to DIR: lecture notebooks, exercises, lecture_utils, a README")
     s.set_defaults(func=cmd_release)
 
     s = sub.add_parser("bench", help="time every notebook and print the headline results")
