@@ -1,8 +1,9 @@
 #!/usr/bin/env python3
 """One entry point for the course: set up the environment, then open JupyterLab or run the tests.
 
-    python3 course.py          # create .venv (first time), install, open JupyterLab on notebooks/
-    python3 course.py test     # create .venv (first time), install, run every test
+    python3 course.py               # create .venv (first time), install, open JupyterLab on notebooks/
+    python3 course.py test          # create .venv (first time), install, run every test
+    python3 course.py test --quick  # the edit loop: unit tests, the release check and one notebook
 
 Anything after the command is passed on: `python3 course.py lab --no-browser --port 8890`,
 `python3 course.py test -k successor`. Set COURSE_NO_BROWSER=1 to start the server without a browser.
@@ -48,8 +49,12 @@ def ensure_env() -> None:
     want = _fingerprint()
     if STAMP.exists() and STAMP.read_text().strip() == want:
         return
-    _say("installing the course and its pinned dependencies (first time: about a minute)")
-    subprocess.run([str(PY), "-m", "pip", "install", "--quiet", "-e", f"{ROOT}[dev]"], check=True)
+    _say("installing the course and its pinned dependencies (first time: a few minutes)")
+    # COURSE_TORCH_INDEX=https://download.pytorch.org/whl/cpu: on Linux, the CPU build of torch (pip's default
+    # there is the CUDA build, several GB).
+    index = os.environ.get("COURSE_TORCH_INDEX", "")
+    extra = ["--extra-index-url", index] if index else []
+    subprocess.run([str(PY), "-m", "pip", "install", "--quiet", *extra, "-e", f"{ROOT}[dev]"], check=True)
     STAMP.write_text(want + "\n")
 
 
@@ -65,9 +70,15 @@ def main(argv: list[str]) -> int:
     os.environ["PATH"] = f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}"
     if cmd == "lab":
         return subprocess.call([str(PY), "-m", "lecture_admin", "lab", *rest], cwd=ROOT)
+    os.environ.setdefault("JUPYTER_PLATFORM_DIRS", "1")
     # The whole suite: unit tests, nbval over the notebooks, release check, grader, browser tests, ruff.
-    # Two workers; --dist loadfile keeps each notebook's cells in one kernel, in order.
-    return subprocess.call([str(PY), "-m", "pytest", "-n", "2", "--dist", "loadfile", *rest], cwd=ROOT)
+    # Two workers; --dist loadfile keeps each notebook's cells in one kernel, in order. -rs: skip reasons.
+    if "--quick" in rest:
+        rest = [a for a in rest if a != "--quick"]
+        quick = ["-m", "not slow and not browser", "tests", "notebooks/00_getting_started.ipynb"]
+        return subprocess.call([str(PY), "-m", "pytest", "-n", "2", "--dist", "loadfile", "-rs", *quick, *rest],
+                               cwd=ROOT)
+    return subprocess.call([str(PY), "-m", "pytest", "-n", "2", "--dist", "loadfile", "-rs", *rest], cwd=ROOT)
 
 
 if __name__ == "__main__":
