@@ -78,7 +78,7 @@ def test_timer_output_is_masked_by_the_sanitizer(capsys):
 
 
 def test_cli_help_lists_subcommands():
-    r = subprocess.run([sys.executable, "-m", "lecture_utils", "--help"], capture_output=True, text=True)
+    r = subprocess.run([sys.executable, "-m", "lecture_admin", "--help"], capture_output=True, text=True)
     assert r.returncode == 0
     for sub in ("lab", "release", "bench", "train"):
         assert sub in r.stdout
@@ -89,6 +89,7 @@ def test_course_py_rejects_unknown_command():
     assert r.returncode == 2 and "unknown command" in r.stdout
 
 
+@pytest.mark.slow
 def test_bench_times_notebooks_and_writes_json(tmp_path):
     import shutil
 
@@ -97,7 +98,7 @@ def test_bench_times_notebooks_and_writes_json(tmp_path):
     (course / "solutions").mkdir()
     shutil.copy(ROOT / "solutions" / "00_getting_started.ipynb", course / "solutions")
     out = tmp_path / "bench.json"
-    r = subprocess.run([sys.executable, "-m", "lecture_utils", "bench", "--notebooks-only", "--json", str(out)],
+    r = subprocess.run([sys.executable, "-m", "lecture_admin", "bench", "--notebooks-only", "--json", str(out)],
                        cwd=course, capture_output=True, text=True, timeout=300)
     assert r.returncode == 0, r.stdout + r.stderr
     assert "solutions/00_getting_started.ipynb" in r.stdout and "total" in r.stdout
@@ -107,6 +108,7 @@ def test_bench_times_notebooks_and_writes_json(tmp_path):
     assert data["results"] == []
 
 
+@pytest.mark.slow
 def test_lecture_lab_serves_jupyterlab_headless(tmp_path):
     """`lecture lab --no-browser` (what `python3 course.py` runs) starts a JupyterLab server on notebooks/."""
     import os
@@ -121,7 +123,7 @@ def test_lecture_lab_serves_jupyterlab_headless(tmp_path):
     env = {**os.environ, "JUPYTER_RUNTIME_DIR": str(tmp_path / "rt"), "JUPYTER_CONFIG_DIR": str(tmp_path / "cfg")}
     log = open(tmp_path / "lab.log", "w")
     proc = subprocess.Popen(
-        [sys.executable, "-m", "lecture_utils", "lab", "--no-browser", f"--port={port}",
+        [sys.executable, "-m", "lecture_admin", "lab", "--no-browser", f"--port={port}",
          "--IdentityProvider.token=t0ken"],
         cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
     )

@@ -50,7 +50,8 @@ ATTACKS: dict[str, tuple[str, str, list[str]]] = {
                 "def returns_to_go(rewards, gamma):\n    import importlib\n"
                 "    m = importlib.import_module('lecture_utils.selfcheck.sec' + '00')\n    return m.want\n", []),
     # the solutions next to the installed package, and the repository's history
-    "solutions_on_disk": ("import json, pathlib, lecture_utils\nroot = pathlib.Path(lecture_utils.__file__).parents[1]\n"
+    "solutions_on_disk": ("import json, pathlib, lecture_utils\n"
+                          "root = pathlib.Path(lecture_utils.__file__).parents[1]\n"
                           "nb = json.loads((root / 'solutions' / '00_getting_started.ipynb').read_text())\n"
                           "exec(''.join(nb['cells'][3]['source']))\n",
                           "import subprocess\nsubprocess.run(['git', '-C', str(root), 'show', 'HEAD:solutions/"

@@ -22,6 +22,7 @@ def lecture(*args, cwd=ROOT):
                           text=True, timeout=300)
 
 
+@pytest.mark.slow
 def test_release_check_passes_on_repo():
     r = lecture("release", "--check")
     assert r.returncode == 0, r.stderr
@@ -34,6 +35,7 @@ def make_course(tmp_path: Path) -> Path:
     return course
 
 
+@pytest.mark.slow
 def test_hand_edit_of_an_exercise_fails_the_check(tmp_path):
     course = make_course(tmp_path)
     ex = sorted((course / "exercises").glob("*.ipynb"))[0]
@@ -48,6 +50,7 @@ def test_hand_edit_of_an_exercise_fails_the_check(tmp_path):
     assert lecture("release", "--check", cwd=course).returncode == 0
 
 
+@pytest.mark.slow
 def test_missing_and_extra_exercise_are_reported(tmp_path):
     course = make_course(tmp_path)
     ex = sorted((course / "exercises").glob("*.ipynb"))[0]
@@ -102,6 +105,7 @@ def test_malformed_solutions_give_a_clear_error_naming_notebook_and_cell(cells, 
     assert "07_bad.ipynb" in str(e.value)
 
 
+@pytest.mark.slow
 def test_malformed_marker_cli_error_names_notebook_and_cell(tmp_path):
     course = make_course(tmp_path)
     nbformat.write(_nb(new_code_cell("x = 1"), new_code_cell("### BEGIN SOLUTION\nx = 1"), new_code_cell(CHECK)),
@@ -112,6 +116,7 @@ def test_malformed_marker_cli_error_names_notebook_and_cell(tmp_path):
     assert "Traceback" not in r.stderr
 
 
+@pytest.mark.slow
 def test_not_a_notebook_is_a_clear_error(tmp_path):
     course = make_course(tmp_path)
     (course / "solutions" / "99_bad.ipynb").write_text("{not json")
@@ -139,6 +144,7 @@ def test_nbgrader_metadata(sol):
             assert "BEGIN SOLUTION" not in c.source
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("sol", SOLUTIONS, ids=lambda p: p.stem)
 def test_unfilled_exercise_fails_every_graded_check(sol, tmp_path):
     """`pytest --nbval-lax exercises/NN.ipynb` (the student's self-check) fails every graded part while unfilled."""
@@ -163,6 +169,7 @@ def test_release_all_writes_then_is_idempotent(tmp_path):
     assert release_all(course, check_only=True) == []
 
 
+@pytest.mark.slow
 def test_saved_wrong_work_still_fails_the_self_check(tmp_path):
     """JupyterLab autosaves: a homework executed with a wrong answer and saved must still fail nbval-lax
     (the check cell raises; nbval-lax does not compare against stored outputs)."""
@@ -184,3 +191,8 @@ def test_saved_wrong_work_still_fails_the_self_check(tmp_path):
     for i in checks:
         [key] = [k for k in outcomes if k.endswith(f"Cell {i}")]
         assert outcomes[key] == "failed", f"saved wrong work passed check cell {i}"
+
+
+def test_exercises_are_what_release_generates():
+    """The quick lane's release check, in process (the CLI form is test_release_check_passes_on_repo)."""
+    assert release_all(ROOT, check_only=True) == []

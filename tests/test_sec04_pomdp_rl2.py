@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from lecture_utils import bandits as bd
-from lecture_utils import pomdp, rl2
+from lecture_utils import checkpoints, pomdp, rl2
 
 torch.set_num_threads(1)  # as lecture_utils.setup() does: tiny networks are much slower with a thread pool
 
@@ -156,19 +156,19 @@ def test_agreement_with_bayes_shape():
 
 def test_shipped_checkpoints_load_and_are_small():
     for k, n in rl2.TABLE_SETTINGS:
-        path = rl2.checkpoint_path(k, n)
+        path = checkpoints.rl2_path(k, n)
         assert path.stat().st_size < 100_000
-        pol, cfg, info = rl2.load_rl2(k, n)
+        pol, cfg, info = checkpoints.load_rl2(k, n)
         assert (cfg.k, cfg.n) == (k, n) and len(info["curve"]) == cfg.iters
     with pytest.raises(FileNotFoundError, match="lecture train rl2"):
-        rl2.load_rl2(7, 3)
+        checkpoints.load_rl2(7, 3)
 
 
 def test_lecture_train_rl2_quick_regenerates_a_checkpoint(tmp_path, capsys):
     from lecture_admin.cli import main
 
     assert main(["train", "rl2", "--quick", "--setting", "2,5", "--out", str(tmp_path)]) == 0
-    pol, cfg, info = rl2.load_rl2(2, 5, tmp_path)
+    pol, cfg, info = checkpoints.load_rl2(2, 5, tmp_path)
     assert cfg.iters == 20 and len(info["curve"]) == 20
     assert "rl2 k=2 n=5" in capsys.readouterr().out
 

@@ -305,10 +305,11 @@ def test_maml_rl_loss_and_adaptation_shapes():
 # ---------------------------------------------------------------- checkpoints
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", ["maml", "sinusoid"])
 def test_train_command_regenerates_a_quick_checkpoint(name, tmp_path):
     out = tmp_path / f"{name}.pt"
-    r = subprocess.run([sys.executable, "-m", "lecture_utils", "train", name, "--quick", "--out", str(out)],
+    r = subprocess.run([sys.executable, "-m", "lecture_admin", "train", name, "--quick", "--out", str(out)],
                        cwd=ROOT, capture_output=True, text=True, timeout=300)
     assert r.returncode == 0, r.stderr
     ckpt = torch.load(out, weights_only=True)
@@ -320,14 +321,16 @@ def test_train_command_regenerates_a_quick_checkpoint(name, tmp_path):
 
 def test_shipped_rl_checkpoints_match_the_documented_command():
     from lecture_admin.training import maml as maml_training
+    from lecture_utils import checkpoints
+    from lecture_utils.maml import evaluate_seeds
 
-    for seed in maml_training.SEEDS:
-        path = maml_training.checkpoint_path(seed)
+    for seed in checkpoints.MAML_SEEDS:
+        path = checkpoints.maml_path(seed)
         assert path.exists(), f"missing {path.name}: run `lecture train maml --seed {seed}`"
-        policy, ckpt = maml_training.load(path)
+        policy, ckpt = checkpoints.load_maml(path=path)
         assert ckpt["seed"] == seed
         assert ckpt["config"] == maml_training.CONFIG
-    ev = maml_training.evaluate_seeds(seeds=(0,), steps=1, n_traj=2, goals=torch.tensor([[0.1, 0.2], [0.3, 0.0]]))
+    ev = evaluate_seeds(seeds=(0,), steps=1, n_traj=2, goals=torch.tensor([[0.1, 0.2], [0.3, 0.0]]))
     assert set(ev) == {"MAML", "pretrained", "random init", "oracle"}
     assert ev["MAML"].shape == (1, 2) and ev["oracle"].shape == (1, 1)
 
