@@ -49,7 +49,14 @@ def _fmt(v) -> str:
 
 
 def run(root: Path, json_path: Path | None = None, skip_notebooks: bool = False,
-        skip_results: bool = False, sections: list[str] | None = None) -> int:
+        skip_results: bool = False, sections: list[str] | None = None, grading: bool = False) -> int:
+    if grading:
+        from lecture_admin.bench_grading import run_grading_bench
+
+        rows = run_grading_bench(root, [s.removeprefix("sec") for s in sections or []] or None)
+        if json_path:
+            Path(json_path).write_text(json.dumps({"grading": rows}, indent=2) + "\n")
+        return 0
     execs: list[Execution] = []
     if not skip_notebooks:
         paths = notebooks(root)

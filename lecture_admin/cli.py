@@ -65,7 +65,7 @@ def cmd_bench(args) -> int:
     from lecture_admin.bench import run
 
     return run(repo_root(), json_path=args.json, skip_notebooks=args.results_only,
-               skip_results=args.notebooks_only, sections=args.section)
+               skip_results=args.notebooks_only, sections=args.section, grading=args.grading)
 
 
 def cmd_execute(args) -> int:
@@ -116,6 +116,9 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--results-only", action="store_true", help="skip executing the notebooks")
     s.add_argument("--notebooks-only", action="store_true", help="skip the headline results")
     s.add_argument("--section", action="append", help="only this results module (e.g. sec03); repeatable")
+    s.add_argument("--grading", action="store_true",
+                   help="what grading costs: each homework's solution executed vs graded on one core, its peak "
+                        "memory, and a class of 12 graded with --jobs 2")
     s.set_defaults(func=cmd_bench)
 
     s = sub.add_parser("execute", help="execute notebooks in place (store outputs), as committed")

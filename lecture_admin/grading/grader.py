@@ -123,6 +123,7 @@ def grade_submission(path: Path, homeworks: list[Homework], homework: Homework |
                 pr = _grade_part(kernel, p, checks[p.exercise_id], limits, errors, result)
                 pr.message = "; ".join([pr.message, *part_notes.get(p.exercise_id, [])]).strip("; ")
                 result.parts.append(pr)
+            result.kernel_peak_mb = kernel.peak_rss_mb()
     except Exception as e:  # the grader itself failed: say so, score nothing, keep the batch going
         result.status = Status.ERROR
         result.messages.append(f"the grader failed on this submission ({type(e).__name__}: "

@@ -49,6 +49,7 @@ class GradeResult:
     notes: list[str] = field(default_factory=list)  # for the instructor
     missing_protections: list[str] = field(default_factory=list)
     seconds: float = 0.0
+    kernel_peak_mb: float = 0.0  # the grading kernel's peak resident memory
 
     @property
     def score(self) -> float:
@@ -87,7 +88,8 @@ class GradeResult:
             "stdout_visibility": "hidden",
             "tests": tests,
             "extra_data": {"status": self.status.value, "notes": self.notes, "bonus": self.bonus,
-                           "missing_protections": self.missing_protections},
+                           "missing_protections": self.missing_protections,
+                           "kernel_peak_mb": round(self.kernel_peak_mb)},
         }
 
     def report(self) -> str:

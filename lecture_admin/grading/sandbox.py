@@ -524,6 +524,25 @@ class SandboxKernel:
         first = (evalue.splitlines() or [""])[0]
         return Reply(False, None, f"{ename}: {first}"[:300] if first else ename, ename)
 
+    def peak_rss_mb(self) -> float:
+        """The largest peak resident memory (VmHWM) among the job's processes now alive, in MB."""
+        import psutil
+
+        if self._proc is None:
+            return 0.0
+        peak = 0.0
+        try:
+            for p in psutil.Process(self._proc.pid).children(recursive=True):
+                try:
+                    with open(f"/proc/{p.pid}/status") as f:
+                        hwm = next((ln for ln in f if ln.startswith("VmHWM:")), "VmHWM: 0 kB")
+                    peak = max(peak, int(hwm.split()[1]) / 1024)
+                except (OSError, ValueError):
+                    continue
+        except psutil.Error:
+            pass
+        return peak
+
     def restart(self) -> None:
         self.shutdown()
         self.start()
