@@ -17,27 +17,34 @@ from __future__ import annotations
 
 import argparse
 import time
+from dataclasses import asdict, dataclass, fields, replace
 from pathlib import Path
 
 import torch
 
 from lecture_utils.checkpoints import make_maml_policy, maml_path
 
-CONFIG = {
-    "hidden": (64, 64),
-    "init_std": 1.0,  # in units of the action box: the env gets action_scale * a
-    "out_scale": 1.0,
-    "action_scale": 0.1,  # policy actions ~[-1, 1] -> moves of at most 0.1 (rllab's `normalize`, as in the paper)
-    "n_tasks": 20,  # meta-batch
-    "n_traj": 20,  # trajectories per task per step
-    "alpha": 0.5,  # inner step size
-    "inner_steps": 1,  # inner steps during meta-training (2 trades the one-step return for the two-step one)
-    "beta": 3e-3,  # Adam learning rate (outer)
-    "beta_schedule": "cosine",  # beta decays to 0 over the run (the last iterate is a stable one), or "constant"
-    "max_grad_norm": 1.0,  # the outer gradient's norm is clipped to this (keeps Adam's steps from destabilising)
-    "gamma": 0.99,
-    "iterations": 300,
-}
+
+@dataclass(frozen=True)
+class MAMLNavConfig:
+    """Every value of a `lecture train maml` run; stored in the checkpoint (asdict) and read back by evaluation."""
+
+    hidden: tuple[int, ...] = (64, 64)
+    init_std: float = 1.0  # in units of the action box: the env gets action_scale * a
+    out_scale: float = 1.0
+    action_scale: float = 0.1  # policy actions ~[-1, 1] -> moves of at most 0.1 (rllab's `normalize`, as the paper)
+    n_tasks: int = 20  # meta-batch
+    n_traj: int = 20  # trajectories per task per step
+    alpha: float = 0.5  # the slide's alpha: inner step size
+    inner_steps: int = 1  # inner steps during meta-training (2 trades the one-step return for the two-step one)
+    beta: float = 3e-3  # the slide's beta: Adam learning rate (outer)
+    beta_schedule: str = "cosine"  # beta decays to 0 over the run (the last iterate is a stable one), or "constant"
+    max_grad_norm: float = 1.0  # the outer gradient's norm is clipped to this (keeps Adam's steps stable)
+    gamma: float = 0.99
+    iterations: int = 300
+
+
+CONFIG = asdict(MAMLNavConfig())  # the shipped checkpoints' config, as stored in them
 QUICK = {"iterations": 3, "n_tasks": 4, "n_traj": 5}
 
 
@@ -95,10 +102,10 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--beta-schedule", dest="beta_schedule", choices=("cosine", "constant"), default=None,
                    help=f"outer learning-rate schedule (default {CONFIG['beta_schedule']})")
     args = p.parse_args(argv)
-    config = dict(CONFIG, **(QUICK if args.quick else {}))
-    for key in ("iterations", "alpha", "beta", "inner_steps", "beta_schedule"):
-        if getattr(args, key) is not None:
-            config[key] = getattr(args, key)
+    cfg = replace(MAMLNavConfig(), **(QUICK if args.quick else {}))
+    given = {f.name: getattr(args, f.name) for f in fields(cfg) if getattr(args, f.name, None) is not None}
+    cfg = replace(cfg, **given)
+    config = asdict(cfg)
     args.out = args.out or maml_path(args.seed)
     torch.set_num_threads(1)
     out = {"config": config, "seed": args.seed}

@@ -9,13 +9,27 @@ from __future__ import annotations
 
 import argparse
 import time
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 import torch
 
 from lecture_utils.checkpoints import sinusoid_path
 
-CONFIG = {"iterations": 10000, "meta_batch": 25, "k": 10, "alpha": 0.01, "lr": 1e-3, "hidden": 40}
+
+@dataclass(frozen=True)
+class SinusoidConfig:
+    """Finn et al.'s sinusoid set-up; stored in the checkpoint (asdict)."""
+
+    iterations: int = 10000
+    meta_batch: int = 25  # tasks per iteration
+    k: int = 10  # examples per task (K-shot)
+    alpha: float = 0.01  # the slide's alpha: inner SGD step
+    lr: float = 1e-3  # Adam, outer (the slide's beta)
+    hidden: int = 40
+
+
+CONFIG = asdict(SinusoidConfig())
 QUICK = {"iterations": 5, "meta_batch": 4}
 
 
@@ -28,9 +42,10 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--iterations", type=int, default=None)
     args = p.parse_args(argv)
-    config = dict(CONFIG, **(QUICK if args.quick else {}))
+    cfg = replace(SinusoidConfig(), **(QUICK if args.quick else {}))
     if args.iterations is not None:
-        config["iterations"] = args.iterations
+        cfg = replace(cfg, iterations=args.iterations)
+    config = asdict(cfg)
     torch.set_num_threads(1)
     out = {"config": config, "seed": args.seed}
     for kind in ("maml", "pretrained"):
