@@ -10,16 +10,19 @@ from lecture_utils.checkpoints import load_rl2
 from lecture_utils.rl2 import PAPER_K5_N10, PAPER_K5_N100, TABLE_SETTINGS, compare_methods
 
 
+AIM = "RL^2 near Bayes-optimal as in Duan et al. 2016, Table 1"
+
+
 def results() -> list[dict]:
     rows = []
-    for k, n in TABLE_SETTINGS:
+    for k, n in TABLE_SETTINGS:  # Duan et al. 2016, Table 1: RL^2 close to the Gittins / Bayes-optimal values
         table = compare_methods(k, n)
         lo, hi = table["random"][0], table["Bayes-optimal"][0]
         for method in ("RL^2", "Thompson", "UCB1"):
             rows.append({"section": "04", "name": f"k={k} n={n}: {method}, fraction random->Bayes-optimal",
                          "value": fraction_of_the_way(table[method][0], lo, hi),
                          "reference": 0.9 if method == "RL^2" else "-",
-                         "reference_name": "aim: RL^2 within 0.9 of the way from random to Bayes-optimal (Duan et al. 2016, Table 1)" if method == "RL^2" else "for comparison"})
+                         "reference_name": AIM if method == "RL^2" else "for comparison"})
         _, cfg, info = load_rl2(k, n)
         rows.append({"section": "04", "name": f"k={k} n={n}: RL^2 training time (s, {cfg.iters} updates)",
                      "value": float(info["seconds"]), "reference": "minutes",
