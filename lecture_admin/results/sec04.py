@@ -9,7 +9,6 @@ from lecture_utils.bandits import compare_baselines, fraction_of_the_way
 from lecture_utils.checkpoints import load_rl2
 from lecture_utils.rl2 import PAPER_K5_N10, PAPER_K5_N100, TABLE_SETTINGS, compare_methods
 
-
 AIM = "RL^2 near Bayes-optimal as in Duan et al. 2016, Table 1"
 
 
