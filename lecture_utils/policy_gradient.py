@@ -16,6 +16,7 @@ from torch import nn
 from torch.func import functional_call, vmap
 
 from lecture_utils.envs.point_nav import HORIZON, BatchedPointNav
+from lecture_utils.returns import rewards_to_go  # noqa: F401 - part of this module's API
 
 Params = dict[str, torch.Tensor]
 
@@ -128,16 +129,6 @@ def rollout(model: nn.Module, params: Params, goals: torch.Tensor, n_traj: int,
     obs_t = torch.stack(obs, 2)
     return {"obs": obs_t, "actions": torch.stack(acts, 2), "rewards": torch.stack(rews, 2), "goals": env.goals,
             "mask": torch.stack(alive, 2), "positions": torch.cat([obs_t, o[:, :, None, :]], 2)}
-
-
-def rewards_to_go(rewards: torch.Tensor, gamma: float) -> torch.Tensor:
-    """G_t = sum_{t' >= t} gamma^(t' - t) r_t' along the last (time) dimension; same shape as rewards."""
-    out = torch.empty_like(rewards)
-    running = torch.zeros_like(rewards[..., 0])
-    for t in range(rewards.shape[-1] - 1, -1, -1):
-        running = rewards[..., t] + gamma * running
-        out[..., t] = running
-    return out
 
 
 def advantages(rewards: torch.Tensor, gamma: float, normalize: bool = False) -> torch.Tensor:

@@ -12,7 +12,8 @@ from __future__ import annotations
 
 import torch
 
-from lecture_utils.pretraining import entropy, reward_to_go
+from lecture_utils.pretraining import entropy
+from lecture_utils.returns import rewards_to_go
 
 
 def pg_loss(logits: torch.Tensor, actions: torch.Tensor, rewards: torch.Tensor, gamma: float,
@@ -29,7 +30,7 @@ def pg_loss(logits: torch.Tensor, actions: torch.Tensor, rewards: torch.Tensor, 
     H = entropy(logits)  # [T, M, N]
     if soft:
         rewards = rewards + alpha[:, None] * H.detach()
-    G = reward_to_go(rewards, gamma)
+    G = rewards_to_go(rewards, gamma, time_dim=0)
     adv = G - G.mean(dim=2, keepdim=True)  # b_t: the batch mean of G_t (per member)
     logp = torch.log_softmax(logits, dim=-1).gather(-1, actions[..., None])[..., 0]
     per_member = -(logp * adv).mean(dim=(0, 2)) - alpha * H.mean(dim=(0, 2))

@@ -134,16 +134,6 @@ def new_head_policy(pretrained: PolicyNet, freeze: bool = True, members: int | N
 # ----------------------------------------------------------------------------- the policy gradient
 
 
-def reward_to_go(rewards: torch.Tensor, gamma: float) -> torch.Tensor:
-    """G_t = sum_{t' >= t} gamma^(t'-t) r_t'. rewards [T, ...] -> [T, ...]."""
-    out = torch.zeros_like(rewards)
-    running = torch.zeros_like(rewards[0])
-    for t in range(rewards.shape[0] - 1, -1, -1):
-        running = rewards[t] + gamma * running
-        out[t] = running
-    return out
-
-
 def entropy(logits: torch.Tensor) -> torch.Tensor:
     """H(pi) = -sum_a pi(a) log pi(a) of softmax(logits), over the last axis."""
     logp = torch.log_softmax(logits, dim=-1)

@@ -76,8 +76,10 @@ def cmd_grade(args) -> int:
             print(f"[{done}/{total}] {r.submission}: {r.score:g}/{r.max_score:g} {r.status.value} "
                   f"({r.seconds:.1f} s)", flush=True)
 
+    results_dir = out_dir.resolve().parent if single else out_dir.resolve()
+    results_dir.mkdir(parents=True, exist_ok=True)
     results = grade_many(paths, homeworks, jobs=args.jobs, seed=args.seed, progress=progress, labels=labels,
-                         homework=homework, limits=_limits(args))
+                         homework=homework, limits=_limits(args), hide=(results_dir,))
     if single:
         write_results_json(results[0], out_dir)
         print(results[0].report())

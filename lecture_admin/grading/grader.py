@@ -74,7 +74,8 @@ def _hidden_dirs(extra: tuple[Path, ...]) -> tuple[Path, ...]:
     root = pkg.parent
     dirs = [pkg, *(root / d for d in ("solutions", "tests", ".git"))]
     dirs += [Path(d).resolve() for d in extra]
-    needed = (Path(lecture_utils.__file__).resolve().parent, Path(sys.prefix).resolve(), Path(sys.executable).resolve())
+    needed = (Path(lecture_utils.__file__).resolve().parent, Path(sys.prefix).resolve(), Path(sys.executable).resolve(),
+              Path(tempfile.gettempdir()).resolve() / "lecture-grade-")  # the kernel's workdir lives in the temp dir
     # never hide what the kernel needs: the student layer and the Python it runs
     return tuple(d for d in dict.fromkeys(dirs)
                  if d.is_dir() and not any(n == d or d in n.parents for n in needed))
@@ -109,7 +110,7 @@ def grade_submission(path: Path, homeworks: list[Homework], homework: Homework |
     result.messages += messages
     result.notes += notes
     config = SandboxConfig(memory_mb=limits.memory_mb, cpu_seconds=int(limits.total_timeout * 2),
-                           hide=_hidden_dirs((path.parent, *hide)), mask=_masks(hw), isolate=isolate)
+                           hide=_hidden_dirs((path.resolve().parent, *hide)), mask=_masks(hw), isolate=isolate)
     tmp = Path(tempfile.mkdtemp(prefix="lecture-grade-"))
     try:
         os.chmod(tmp, 0o711)  # the kernel's user may pass through to its workdir, not list or read the rest
@@ -199,6 +200,10 @@ def _grade_part(kernel, part, check_source: str, limits: Limits, errors: list[st
             pr.status, pr.message = PartStatus.FAILED, msg
         if isinstance(e, RemoteError) and "kernel died" in msg:
             kernel.restart()
+    except Exception as e:  # the answer broke the comparison (e.g. a ragged list): a failed part, one line
+        pr.status = PartStatus.FAILED
+        pr.message = f"your answer could not be checked ({type(e).__name__}: {str(e)[:200]})"
+        result.notes.append(f"{part.exercise_id}: the hidden test raised {type(e).__name__}; read the submission")
     else:
         pr.status, pr.score = PartStatus.PASSED, float(part.points)
     pr.message = " ".join(pr.message.split())[:400]
@@ -206,9 +211,18 @@ def _grade_part(kernel, part, check_source: str, limits: Limits, errors: list[st
 
 
 def grade_many(paths: list[Path], homeworks: list[Homework], jobs: int = 1, seed: int | None = None,
-               progress=None, labels: list[str] | None = None, **kwargs) -> list[GradeResult]:
-    """Grade a class; `jobs` submissions at a time, each in its own sandbox slot (its own user)."""
+               progress=None, labels: list[str] | None = None, hide: tuple[Path, ...] = (),
+               **kwargs) -> list[GradeResult]:
+    """Grade a class; `jobs` submissions at a time, each in its own sandbox slot (its own user).
+
+    Every submission's folder, their common folder and `hide` (e.g. the results folder) are invisible to every
+    kernel of the batch: no student reads a classmate's notebook or an earlier homework's results.
+    """
     use_case_seed(grading_seed(seed))
+    folders = [Path(p).resolve().parent for p in paths]
+    if folders:
+        folders.append(Path(os.path.commonpath(folders)))
+    kwargs["hide"] = (*hide, *dict.fromkeys(folders))
     labels = labels or [Path(p).name for p in paths]
     done = [0]
 

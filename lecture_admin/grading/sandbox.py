@@ -40,9 +40,12 @@ STDOUT_CAP = 20_000  # characters of a cell's stdout kept by run_cell
 MAX_MSG = 64 << 20  # zmq drops any single message from the kernel larger than this (grader memory guard)
 ENV_PASSTHROUGH = ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE", "ATEN_CPU_CAPABILITY", "NPY_DISABLE_CPU_FEATURES")
 # One expression, evaluated by the grader and (as a request) by the kernel: interpreter and package versions.
+# The kernel must run the grader's Python and packages, and import the very lecture_utils the grader masked
+# (a second copy, e.g. a checkout on the kernel's path, would be unmasked) and no lecture_admin at all.
 VERSIONS_EXPR = ("(lambda s, m, u: [s.version, s.prefix] + [m.version(p) if u.find_spec(p) else None"
-                 " for p in ('numpy', 'torch')])(__import__('sys'), __import__('importlib.metadata').metadata,"
-                 " __import__('importlib.util').util)")
+                 " for p in ('numpy', 'torch')] + [getattr(u.find_spec('lecture_utils'), 'origin', None),"
+                 " getattr(u.find_spec('lecture_admin'), 'origin', None)])(__import__('sys'),"
+                 " __import__('importlib.metadata').metadata, __import__('importlib.util').util)")
 
 
 @dataclass
@@ -159,6 +162,8 @@ def _decode(o: Any, depth: int = 0) -> Any:
     """Grader side: rebuild a value from the kernel's JSON, checking every array."""
     if depth > 100:
         raise ValueError("nested too deeply")
+    if isinstance(o, int) and not isinstance(o, bool) and not -(2**63) <= o < 2**63:
+        raise ValueError("integer out of the int64 range")
     if o is None or isinstance(o, (bool, int, float, str)):
         return o
     if isinstance(o, list):
@@ -320,7 +325,8 @@ class SandboxKernel:
         unshare = _unshare() if cfg.isolate and root else None
         self._uid = user.pw_uid if user else None
         if user:
-            self._lock_slot()
+            if self._lock is None:  # _free_slot() hands over the lock it took: no race between picking and using
+                self._lock_slot()
             _kill_all(user.pw_uid, None)  # leftovers of an earlier job in this slot
         jobdir = Path(tempfile.mkdtemp(prefix="lecgrade-job-"))  # grader only (0700)
         sockdir = Path(tempfile.mkdtemp(prefix="lecgrade-ipc-"))  # the kernel's sockets and runtime files
@@ -345,7 +351,7 @@ class SandboxKernel:
         # next job of this slot), and, if the interpreter lives under a directory the job user cannot enter (here
         # pyenv under /root, 0700), that directory hidden except for the interpreter's prefix.
         covers = [[d, "1777", [str(p) for p in (self.workdir, sockdir) if p.is_relative_to(d)]]
-                  for d in ("/tmp", "/var/tmp", "/dev/shm") if os.path.isdir(d)]
+                  for d in ("/tmp", "/var/tmp", "/dev/shm", "/run/lock") if os.path.isdir(d)]
         base = Path(sys.base_prefix)
         top = next((p for p in [*reversed(base.parents), base] if not p.stat().st_mode & 0o001), None)
         if user and top and top != base:
@@ -361,7 +367,7 @@ class SandboxKernel:
         (jobdir / "spec.json").write_text(json.dumps(spec))
         argv = [self.python, "-I", os.path.abspath(__file__), "--launch", str(jobdir / "spec.json")]
         if unshare:
-            argv = [unshare, "--mount", "--net", "--pid", "--fork", "--kill-child", "--", *argv]
+            argv = [unshare, "--mount", "--net", "--pid", "--ipc", "--uts", "--fork", "--kill-child", "--", *argv]
         # MALLOC_ARENA_MAX=2: glibc otherwise reserves a 64 MB arena per thread, which counts against RLIMIT_AS
         # (idle kernel with numpy + torch: VmSize 1.38 GB -> 0.79 GB; RSS ~250-280 MB either way).
         env = {"PATH": f"{os.path.dirname(self.python)}:/usr/local/bin:/usr/bin:/bin", "HOME": str(self.workdir),
@@ -390,9 +396,7 @@ class SandboxKernel:
                 self._lock_slot()
             except RuntimeError:
                 continue
-            self._lock.close()  # taken again by start(); a race with another grader then fails loudly
-            self._lock = None
-            return slot
+            return slot  # the lock stays held: start() uses it
         raise RuntimeError(f"all {max_slots} sandbox slots are in use")
 
     def _lock_slot(self) -> None:
@@ -422,6 +426,11 @@ class SandboxKernel:
     def _preflight(self) -> None:
         reply = self.evaluate(VERSIONS_EXPR, timeout=60)
         mine = eval(VERSIONS_EXPR)  # our own constant, never kernel output
+        if reply.ok and isinstance(reply.value, list) and len(reply.value) == len(mine):
+            admin = mine[-1] and Path(mine[-1]).parent
+            hidden = admin and any(Path(h).resolve() == admin.resolve() for h in self.config.hide)
+            if hidden and self.protections and self.protections.mount_namespace:
+                mine = [*mine[:-1], None]  # the instructor's package must not be importable at all
         if not reply.ok or reply.value != mine:
             self.shutdown()
             raise RuntimeError(f"sandbox kernel differs from the grader: {reply.value or reply.error} != {mine}")
