@@ -113,7 +113,8 @@ def test_the_spec_checker_catches_what_it_should():
     assert gradescope_problems({**good, "score": 2.0}) == ["score is not the sum of the tests' scores"]
     assert gradescope_problems({**good, "execution_time": 1.5}) == ["execution_time is not a whole number of seconds"]
     assert gradescope_problems({**good, "tests": [{**good["tests"][0], "status": "ok"}]}) == ["tests[0]: status 'ok'"]
-    assert gradescope_problems({**good, "tests": [{"score": 1.0}]})[:2] == ["tests[0]: no name", "tests[0]: no max_score"]
+    missing = gradescope_problems({**good, "tests": [{"score": 1.0}]})
+    assert missing[:2] == ["tests[0]: no name", "tests[0]: no max_score"]
     assert gradescope_problems({**good, "grade": 1}) == ["unknown top-level key 'grade'"]
     assert gradescope_problems({"output": "x", "execution_time": 0}) == ["neither a score nor tests[]"]
 

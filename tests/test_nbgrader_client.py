@@ -119,10 +119,12 @@ print(json.dumps(out))
 """
 
 
-def nbgrader_env(home: Path) -> dict[str, str]:
-    """Only the nbgrader venv: no PYTHONPATH, no user-wide Jupyter config or kernels (the venv's kernel runs)."""
-    env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "VIRTUAL_ENV", "JUPYTER_PATH")}
-    env.update(JUPYTER_CONFIG_DIR=str(home / "config"), JUPYTER_DATA_DIR=str(home / "data"),
+def nbgrader_env(py: Path, home: Path) -> dict[str, str]:
+    """The nbgrader venv, activated (nbgrader runs its `alembic` from PATH); no PYTHONPATH, no user-wide Jupyter
+    config or kernels (the venv's own python3 kernel runs the notebooks)."""
+    env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "JUPYTER_PATH", "PYTHONHOME")}
+    env.update(VIRTUAL_ENV=str(py.parent.parent), PATH=f"{py.parent}{os.pathsep}{env.get('PATH', '')}",
+               JUPYTER_CONFIG_DIR=str(home / "config"), JUPYTER_DATA_DIR=str(home / "data"),
                JUPYTER_RUNTIME_DIR=str(home / "runtime"), JUPYTER_PREFER_ENV_PATH="1", IPYTHONDIR=str(home / "ipy"))
     return env
 
@@ -193,7 +195,7 @@ def test_nbgrader_autograde_agrees_with_lecture_grade(name, nbgrader_python, tmp
             nbformat.write(nb, folder / f"{name}.ipynb")
 
     per_cell, totals, nbg_seconds = nbgrader_scores(nbgrader_python, course, assignment, name,
-                                                    nbgrader_env(tmp_path / "jupyter"))
+                                                    nbgrader_env(nbgrader_python, tmp_path / "jupyter"))
     lec, lec_seconds = lecture_grade(subs, section, tmp_path / "results")
     record_timing(f"{name}: nbgrader autograde, 3 submissions (s)", nbg_seconds)
     record_timing(f"{name}: lecture grade --jobs 1, 3 submissions (s)", lec_seconds)
