@@ -6,7 +6,9 @@ pyproject.toml hold: they do not conflict with nbgrader's requirements). Built o
 pyproject.toml is unchanged; skipped with the reason when it cannot be built (no package index).
 
 For each homework below, three honest submissions made from the released exercise:
-all right (the solution's code), all wrong (every stub returns 0), partly right (the first part right).
+all right (the solution's code), all wrong (every stub returns 0), partly right (the first part right);
+and a fourth that fakes a pass (replaces `grade` in an answer cell): nbgrader gives it every point, and
+`lecture grade` none -- the limit of nbgrader that docs/grading.md describes.
 nbgrader runs them in a course folder laid out as it expects (source/, submitted/<student>/<assignment>/),
 with nbgrader's command line; the scores come from its gradebook (Python API, per grade cell) and its
 `export` CSV (the totals). `lecture grade --jobs 1` grades the same files. Every non-optional part must score
@@ -36,7 +38,11 @@ from tests.conftest import ROOT
 
 NBGRADER = "nbgrader==0.9.6"
 HOMEWORKS = ["00_getting_started", "03_successor_features"]
-STUDENTS = {"alice": "right", "bob": "wrong", "carol": "partly"}
+STUDENTS = {"alice": "right", "bob": "wrong", "carol": "partly", "mallory": "faker"}
+HONEST = ("alice", "bob", "carol")
+# What nbgrader cannot stop: the tests run in the student's process, so an answer cell can replace them.
+FAKE_PASS = ("import lecture_utils.selfcheck as _selfcheck\n"
+             "_selfcheck.grade = lambda exercise_id, *answers: print(f'Exercise {exercise_id}: passed')\n\n")
 TIMINGS = ROOT / "artifacts" / "client-timings.json"  # gitignored; the numbers quoted in docs/grading.md
 
 
@@ -80,7 +86,11 @@ def _wrong(exercise_source: str) -> str:
 
 
 def make_submission(name: str, kind: str) -> tuple[nbformat.NotebookNode, dict[str, bool]]:
-    """A filled-in copy of the released exercise `name` and, per part, whether it is answered right."""
+    """A filled-in copy of the released exercise `name` and, per part, whether it is answered right.
+
+    right: the solution's code; wrong: every stub returns 0; partly: the first part right, the rest wrong;
+    faker: wrong, and the first answer cell replaces `grade` by one that prints a pass.
+    """
     nb = nbformat.read(ROOT / "exercises" / f"{name}.ipynb", as_version=4)
     sol = {c.get("id"): c for c in nbformat.read(ROOT / "solutions" / f"{name}.ipynb", as_version=4).cells}
     parts = [p for p in dict.fromkeys(_solution_part(c) for c in nb.cells) if p]
@@ -90,6 +100,8 @@ def make_submission(name: str, kind: str) -> tuple[nbformat.NotebookNode, dict[s
         if part is None or cell.cell_type != "code":
             continue
         cell.source = _right(sol[cell.get("id")].source) if right[part] else _wrong(cell.source)
+        if kind == "faker" and part == parts[0]:
+            cell.source = FAKE_PASS + cell.source
     return nb, right
 
 
@@ -144,10 +156,8 @@ def nbgrader_scores(py: Path, course: Path, assignment: str, name: str, env: dic
     (course / "nbgrader_config.py").write_text(NBGRADER_CONFIG.format(root=str(course)))
     run_nbgrader(py, course, env, "generate_assignment", assignment, "--force")
     assert (course / "release" / assignment / f"{name}.ipynb").is_file()
-    for student in STUDENTS:
-        run_nbgrader(py, course, env, "db", "student", "add", student)
     t0 = time.perf_counter()
-    log = run_nbgrader(py, course, env, "autograde", assignment, "--force")
+    log = run_nbgrader(py, course, env, "autograde", assignment, "--force")  # adds the students to its database
     seconds = time.perf_counter() - t0
     for student in STUDENTS:
         assert (course / "autograded" / student / assignment / f"{name}.ipynb").is_file(), log[-3000:]
@@ -197,11 +207,11 @@ def test_nbgrader_autograde_agrees_with_lecture_grade(name, nbgrader_python, tmp
     per_cell, totals, nbg_seconds = nbgrader_scores(nbgrader_python, course, assignment, name,
                                                     nbgrader_env(nbgrader_python, tmp_path / "jupyter"))
     lec, lec_seconds = lecture_grade(subs, section, tmp_path / "results")
-    record_timing(f"{name}: nbgrader autograde, 3 submissions (s)", nbg_seconds)
-    record_timing(f"{name}: lecture grade --jobs 1, 3 submissions (s)", lec_seconds)
+    record_timing(f"{name}: nbgrader autograde, {len(STUDENTS)} submissions (s)", nbg_seconds)
+    record_timing(f"{name}: lecture grade --jobs 1, {len(STUDENTS)} submissions (s)", lec_seconds)
 
     table = []
-    for student in STUDENTS:
+    for student in HONEST:
         nbg = {exercise_of(gid)[1]: score for gid, (score, _mx, _auto) in per_cell[student].items()
                if exercise_of(gid) and exercise_of(gid)[0] == "check"}
         for part, want in expected[student].items():
@@ -214,12 +224,24 @@ def test_nbgrader_autograde_agrees_with_lecture_grade(name, nbgrader_python, tmp
     wrong = [row for row in table if not (row[2] == row[3] == row[4])]
     assert not wrong, f"(student, part, expected, nbgrader, lecture grade) that disagree: {wrong}"
     # and the totals over the non-optional parts
-    for student in STUDENTS:
+    for student in HONEST:
         assert sum(r[3] for r in table if r[0] == student) == sum(expected[student].values())
+
+    # The faked pass: nbgrader awards every point (the check cells ran without error), `lecture grade` none
+    # (its hidden tests run in the grader's process and call the student's functions, which answer 0).
+    full = {p: float(pts) for p, pts in expected_scores(name, dict.fromkeys(expected["alice"], True)).items()}
+    faked = {exercise_of(gid)[1]: score for gid, (score, _mx, _auto) in per_cell["mallory"].items()
+             if exercise_of(gid) and exercise_of(gid)[0] == "check"}
+    print(f"  mallory (fakes a pass): nbgrader {faked}, lecture grade {lec['mallory']}")
+    assert {p: faked.get(p) for p in full} == full
+    assert all(lec["mallory"][p] == 0 for p in full), lec["mallory"]
 
 
 def test_submissions_are_what_they_claim():
     """The generator itself (no nbgrader): right = the solution's code, wrong = `return 0` stubs."""
+    fake, right = make_submission("00_getting_started", "faker")
+    assert right == {"0.1": False, "0.2": False}
+    assert [c.source for c in fake.cells if _solution_part(c)][0].startswith(FAKE_PASS)
     nb, right = make_submission("00_getting_started", "partly")
     assert right == {"0.1": True, "0.2": False}
     code = [c.source for c in nb.cells if _solution_part(c)]
