@@ -24,7 +24,6 @@ import re
 import shutil
 import subprocess
 import sys
-import textwrap
 import time
 from pathlib import Path
 
@@ -82,7 +81,8 @@ def _right(solution_source: str) -> str:
 def _wrong(exercise_source: str) -> str:
     """The released stub, answering 0 instead of raising NotImplementedError."""
     assert "raise NotImplementedError()" in exercise_source, exercise_source
-    return exercise_source.replace("# YOUR CODE HERE\n", "").replace("raise NotImplementedError()", "return 0")
+    return re.sub(r"^[ \t]*# YOUR CODE HERE\n", "", exercise_source, flags=re.M).replace(
+        "raise NotImplementedError()", "return 0")
 
 
 def make_submission(name: str, kind: str) -> tuple[nbformat.NotebookNode, dict[str, bool]]:
@@ -246,5 +246,13 @@ def test_submissions_are_what_they_claim():
     assert right == {"0.1": True, "0.2": False}
     code = [c.source for c in nb.cells if _solution_part(c)]
     assert "np.sum(gamma" in code[0] and BEGIN not in code[0]
-    assert re.search(r"^\s+return 0$", code[1], re.M) and "NotImplementedError" not in code[1]
-    assert textwrap.dedent(code[1]).startswith("def returns_to_go")
+    assert "NotImplementedError" not in code[1] and "YOUR CODE" not in code[1]
+    env = {}
+    exec(compile(code[1], "answer", "exec"), env)  # a well-formed answer, just wrong
+    assert env["returns_to_go"]([1.0, 2.0], 0.5) == 0
+    for name in HOMEWORKS:  # every answer cell of every kind compiles
+        for kind in ("right", "wrong", "faker"):
+            nb, _ = make_submission(name, kind)
+            for c in nb.cells:
+                if _solution_part(c):
+                    compile(c.source, f"{name}/{kind}", "exec")
