@@ -27,20 +27,13 @@ import nbformat
 import pytest
 
 from lecture_admin.grading.gradescope import extract_bundle
-from tests.client_venvs import STAMP, venv_key
+from tests.client_venvs import STAMP, record_timing, venv_key
 from tests.conftest import ROOT
 from tests.test_nbgrader_client import make_submission
 
 WARMUP = "00_getting_started.ipynb"
 CACHE = ROOT / ".venv-gradescope"  # gitignored; <CACHE>/autograder is the /autograder of these tests
-TIMINGS = ROOT / "artifacts" / "client-timings.json"
 
-
-def record_timing(key: str, seconds: float) -> None:
-    TIMINGS.parent.mkdir(parents=True, exist_ok=True)
-    data = json.loads(TIMINGS.read_text()) if TIMINGS.exists() else {}
-    data[key] = round(seconds, 1)
-    TIMINGS.write_text(json.dumps(data, indent=2, sort_keys=True) + "\n")
 
 
 # ---------------------------------------------------------------- Gradescope's results.json spec
