@@ -180,11 +180,6 @@ def _leaks():
                         found.append(os.path.join(root, f))
                 except OSError:
                     pass
-    try:
-        import lecture_admin.grading.grader  # the instructor's package (hidden)
-        found.append("lecture_admin")
-    except Exception:
-        pass
     return found
 LEAKS = _leaks()
 def discounted_return(rewards, gamma):
@@ -269,8 +264,16 @@ def graded():
         paths.append(p)
     before = {p: p.read_bytes() for p in paths}
     try:
-        results = grade_many(paths, load_homeworks(EX), jobs=2, seed=SEED, labels=list(CLASS),
-                             limits=Limits(cell_timeout=90, total_timeout=300, memory_mb=1536))
+        limits = Limits(cell_timeout=90, total_timeout=300, memory_mb=1536)
+        results = grade_many(paths, load_homeworks(EX), jobs=2, seed=SEED, labels=list(CLASS), limits=limits)
+        # the slot race (test_two_jobs_never_get_the_same_slot) can fail a job before its kernel starts: regrade those
+        raced = [i for i, r in enumerate(results) if any("is in use by another grader" in m for m in r.messages)]
+        for i in raced:
+            for _ in range(3):
+                [results[i]] = grade_many([paths[i]], load_homeworks(EX), jobs=1, seed=SEED, labels=[list(CLASS)[i]],
+                                          limits=limits)
+                if results[i].status is not Status.ERROR:
+                    break
         after = {"shm": [s for s in _sysv_shm() if int(s["uid"]) in _lecgrade_uids()],
                  "run_lock": Path("/run/lock/lecgrade-leftover").exists(),
                  "unchanged": all(p.read_bytes() == b for p, b in before.items())}
@@ -390,4 +393,18 @@ def test_kernel_imports_the_lecture_utils_the_grader_masked():
     work.mkdir()
     with SandboxKernel(work, SandboxConfig(mask=_masks(hw))) as k:
         reply = k.evaluate("__import__('importlib').import_module('lecture_utils.policy_gradient').__file__", 60)
+        admin = k.evaluate("__import__('lecture_admin').__file__", 60)
     assert not reply.ok, f"the kernel imported the course's answer from {reply.value}"
+    assert not admin.ok, f"the kernel imported the instructor's package from {admin.value}"
+
+
+@pytest.mark.xfail(strict=True, reason="_free_slot() releases the slot's lock before start() takes it again: two jobs "
+                                       "starting together (grade_many's first two, or two graders) pick the same slot and "
+                                       "one becomes 'grader error: sandbox slot N is in use'")
+def test_two_jobs_never_get_the_same_slot(tmp_path):
+    from lecture_admin.grading.sandbox import SandboxConfig, SandboxKernel
+
+    if os.geteuid() != 0:
+        pytest.skip("needs root")
+    a, b = SandboxKernel(tmp_path, SandboxConfig()), SandboxKernel(tmp_path, SandboxConfig())
+    assert a._free_slot() != b._free_slot()  # what grade_many's two threads do, interleaved
