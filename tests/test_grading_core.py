@@ -65,3 +65,35 @@ def test_expect_helpers_explain_shape_and_value():
     import torch
 
     expect_close(torch.ones(2, requires_grad=True), np.ones(2), "t")  # tensors are accepted
+
+
+def test_self_check_warns_when_a_part_calls_the_course_answer(capsys):
+    import lecture_utils.returns as ret
+    from lecture_utils.returns import rewards_to_go
+
+    def discounted_return(rewards, gamma):
+        import torch
+
+        return float(rewards_to_go(torch.as_tensor(rewards), gamma)[0])
+
+    def via_module(rewards, gamma):
+        import torch
+
+        return float(ret.rewards_to_go(torch.as_tensor(rewards), gamma)[0])
+
+    for fn in (discounted_return, via_module):
+        grade("0.1", fn)
+        out = capsys.readouterr().out
+        assert "note:" in out and "lecture_utils.returns" in out and "write it yourself" in out
+        assert out.rstrip().endswith("passed the public checks")
+    grade("0.1", lambda r, g: float(np.sum(g ** np.arange(len(r)) * r)))
+    assert "note:" not in capsys.readouterr().out
+
+
+def test_the_masked_modules_agree_with_the_hidden_tests():
+    """What the self-check warns about is what the grader masks (hidden tests may mask more, never less)."""
+    from lecture_admin.grading.hidden import hidden_part
+    from lecture_utils.selfcheck.answers import ANSWERS
+
+    for eid, modules in ANSWERS.items():
+        assert set(hidden_part(eid).library) <= set(modules), eid

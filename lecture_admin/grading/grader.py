@@ -33,6 +33,7 @@ from lecture_admin.grading.homework import Homework
 from lecture_admin.grading.results import GradeResult, PartResult, PartStatus, Status
 from lecture_admin.grading.sandbox import SandboxConfig, SandboxKernel
 from lecture_admin.grading.submission import InvalidSubmission, Unit, assemble, identify, read_submission
+from lecture_utils.selfcheck.answers import ANSWERS
 from lecture_utils.selfcheck.core import CheckFailed, StudentError, use_case_seed
 
 
@@ -60,6 +61,7 @@ def _masks(hw: Homework) -> dict[Path, str]:
     modules = {f"lecture_utils.selfcheck.sec{int(hw.section):02d}"} if hw.section.isdigit() else set()
     for p in hw.parts:
         modules.update(hidden_part(p.exercise_id).library)
+        modules.update(ANSWERS.get(p.exercise_id, ()))
     out = {}
     for mod in sorted(modules):
         spec = importlib.util.find_spec(mod)

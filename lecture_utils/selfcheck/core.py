@@ -150,6 +150,12 @@ def grade(exercise_id: str, *answers) -> None:
     Passed: prints one "passed" line. Failed or not attempted: raises PartFailed with one line that says
     what is wrong, so the cell errors (nbval-lax and nbgrader both count that as a failed part).
     """
+    from lecture_utils.selfcheck.answers import answer_modules_used
+
+    for fn in answers:
+        for mod in answer_modules_used(fn, exercise_id):
+            print(f"note: {getattr(fn, '__name__', 'your answer')} uses {mod}, which is not available when "
+                  "grading (that part would score 0): write it yourself")
     passed, msg, chk = run_check(exercise_id, *answers)
     line = format_line(chk, passed, msg)
     if not passed:
