@@ -9,6 +9,7 @@ homework-00 submissions (right, wrong, unfinished) graded with --jobs 2.
 from __future__ import annotations
 
 import os
+import resource
 import shutil
 import tempfile
 import time
@@ -80,4 +81,9 @@ def run_grading_bench(root: Path, sections: list[str] | None = None) -> list[dic
     scores = sorted(r.score for r in results)
     print(f"a class of 12 homework-00 submissions, --jobs 2: {seconds:.1f} s (scores {scores})")
     rows.append({"homework": "class of 12 (00), --jobs 2", "grade_s": seconds, "scores": scores})
+    grader_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    kernel_mb = max((r.get("kernel_peak_mb", 0) for r in rows), default=0)
+    print(f"peak memory: grader {grader_mb:.0f} MB + kernel {kernel_mb:.0f} MB = {grader_mb + kernel_mb:.0f} MB "
+          "(Gradescope's default box: 768 MB)")
+    rows.append({"homework": "peak memory", "grader_mb": grader_mb, "kernel_mb": kernel_mb})
     return rows
