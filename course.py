@@ -65,7 +65,8 @@ def main(argv: list[str]) -> int:
     os.environ["PATH"] = f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}"
     if cmd == "lab":
         return subprocess.call([str(PY), "-m", "lecture_admin", "lab", *rest], cwd=ROOT)
-    # The whole suite: unit tests, nbval over the notebooks, release check, grader, browser tests, ruff.
+    # The whole suite: unit tests, nbval over the notebooks, release check, grader, browser tests, ruff, and the
+    # cross-kernel lane (tests/test_cross_kernel.py: nbval again under another CPU's float kernels).
     # Two workers; --dist loadfile keeps each notebook's cells in one kernel, in order.
     return subprocess.call([str(PY), "-m", "pytest", "-n", "2", "--dist", "loadfile", *rest], cwd=ROOT)
 
