@@ -71,8 +71,9 @@ def main(argv: list[str]) -> int:
     if cmd == "lab":
         return subprocess.call([str(PY), "-m", "lecture_admin", "lab", *rest], cwd=ROOT)
     os.environ.setdefault("JUPYTER_PLATFORM_DIRS", "1")
-    # The whole suite: unit tests, nbval over the notebooks, release check, grader, browser tests, ruff.
-    # Two workers; --dist loadfile keeps each notebook's cells in one kernel, in order. -rs: skip reasons.
+    # The whole suite: unit tests, nbval over the notebooks, release check, grader and its sandbox, the real
+    # clients, browser tests, ruff, and the cross-kernel lane (tests/test_cross_kernel.py: nbval again under
+    # another CPU's float kernels). Two workers; --dist loadfile keeps each notebook's cells in one kernel.
     if "--quick" in rest:
         rest = [a for a in rest if a != "--quick"]
         quick = ["-m", "not slow and not browser", "tests", "notebooks/00_getting_started.ipynb"]

@@ -8,7 +8,7 @@ Every notebook starts with::
 Modules are named after lecture concepts (see the README's map).
 """
 
-from lecture_utils.notebook import progress, setup, timer
+from lecture_utils.notebook import float64, progress, setup, timer
 
-__all__ = ["setup", "progress", "timer"]
+__all__ = ["setup", "progress", "timer", "float64"]
 __version__ = "0.1.0"

@@ -16,10 +16,13 @@ T = TypeVar("T")
 DEFAULT_SEED = 0
 
 
-def setup(seed: int = DEFAULT_SEED, threads: int = 1) -> np.random.Generator:
+def setup(seed: int = DEFAULT_SEED, threads: int = 1, float64: bool = False) -> np.random.Generator:
     """Seed Python, NumPy and torch, use `threads` torch threads, and apply the course's plot style.
 
     Returns a NumPy Generator seeded with `seed` for the notebook's own sampling.
+    float64=True makes torch create float64 tensors by default (torch.set_default_dtype). Training loops
+    amplify the last-bit differences between CPUs' float32 kernels into visibly different results; in
+    float64 those differences stay far below printed precision, so every machine prints the same numbers.
     One torch thread (and one BLAS thread): on 2 busy cores the default thread pools slow small
     networks ~20x and small linear solves ~50x.
     """
@@ -31,6 +34,7 @@ def setup(seed: int = DEFAULT_SEED, threads: int = 1) -> np.random.Generator:
     import torch
 
     torch.manual_seed(seed)
+    torch.set_default_dtype(torch.float64 if float64 else torch.float32)
     torch.set_num_threads(threads)
     try:
         torch.set_num_interop_threads(threads)
@@ -45,6 +49,24 @@ def setup(seed: int = DEFAULT_SEED, threads: int = 1) -> np.random.Generator:
 
     use_course_style()
     return np.random.default_rng(seed)
+
+
+@contextmanager
+def float64():
+    """`with lecture_utils.float64():` runs the block with torch's default dtype float64, then restores it.
+
+    For a short training run whose printed result must be the same on every CPU: in float32, the last-bit
+    differences between CPUs' kernels grow over the training loop into visible differences; in float64 they
+    stay far below the printed precision.
+    """
+    import torch
+
+    before = torch.get_default_dtype()
+    torch.set_default_dtype(torch.float64)
+    try:
+        yield
+    finally:
+        torch.set_default_dtype(before)
 
 
 def _in_notebook() -> bool:

@@ -147,7 +147,7 @@ def _task_directions(d, members: int) -> torch.Tensor | None:
     """d: None (speed), an angle, or M angles -> None or [M, 2] unit vectors."""
     if d is None:
         return None
-    angles = torch.as_tensor(d, dtype=torch.float32).reshape(-1)
+    angles = torch.as_tensor(d, dtype=torch.get_default_dtype()).reshape(-1)
     if angles.numel() == 1:
         angles = angles.expand(members)
     if angles.numel() != members:
@@ -246,7 +246,7 @@ class OraclePolicy(nn.Module):
 
     def __init__(self, angles, scale: float = 1.0):
         super().__init__()
-        self.register_buffer("angles", torch.as_tensor(angles, dtype=torch.float32).reshape(-1))
+        self.register_buffer("angles", torch.as_tensor(angles, dtype=torch.get_default_dtype()).reshape(-1))
         self.scale = scale  # logits are scale * (-angle error - 10 * stumble): larger = closer to greedy
 
     @property
@@ -258,7 +258,7 @@ class OraclePolicy(nn.Module):
         err = self.angles[:, None, None] - theta[..., None] - torch.tensor(pr.TURNS)
         turn_score = -torch.abs(torch.remainder(err + math.pi, 2 * math.pi) - math.pi)  # [M, N, 8]
         foot = torch.tensor([-1.0, 1.0]).repeat_interleave(pr.N_TURNS)  # foot of each action [16]
-        stumble = (foot == obs[..., 4:5]).float()  # same foot as last push
+        stumble = (foot == obs[..., 4:5]).to(obs.dtype)  # same foot as last push
         return self.scale * (turn_score.repeat(1, 1, 2) - 10 * stumble)  # [M, N, 16]
 
 

@@ -33,8 +33,8 @@ def rl2_inputs(prev_action: torch.Tensor, prev_reward: torch.Tensor, prev_done: 
     one_hot = torch.zeros(prev_action.shape[0], k)
     has_prev = prev_action >= 0
     one_hot[has_prev, prev_action[has_prev].long()] = 1.0
-    r = torch.as_tensor(prev_reward, dtype=torch.float32).reshape(-1, 1)
-    d = torch.as_tensor(prev_done, dtype=torch.float32).reshape(-1, 1)
+    r = torch.as_tensor(prev_reward, dtype=torch.get_default_dtype()).reshape(-1, 1)
+    d = torch.as_tensor(prev_done, dtype=torch.get_default_dtype()).reshape(-1, 1)
     return torch.cat([one_hot, r, d], dim=1)
 
 
@@ -104,7 +104,7 @@ def rollout(policy: RL2Policy, p: torch.Tensor, n: int, generator: torch.Generat
             a = logits.argmax(dim=1)
         else:
             a = torch.multinomial(torch.softmax(logits, dim=1), 1, generator=generator).squeeze(1)
-        r = (torch.rand(B, generator=generator) < p[rows, a]).float()
+        r = (torch.rand(B, generator=generator, dtype=p.dtype) < p[rows, a]).to(p.dtype)
         for key, val in (("a", a), ("r", r), ("m", p[rows, a]), ("x", x), ("h", h)):
             out[key].append(val)
         a_prev, r_prev, d_prev = a, r, torch.ones(B)  # a pull is a one-step episode: done after each
@@ -142,7 +142,7 @@ class TaskCritic(nn.Module):
 
     def forward(self, hidden: torch.Tensor, p: torch.Tensor) -> torch.Tensor:
         B, n, _ = hidden.shape
-        t = torch.arange(n, dtype=torch.float32).expand(B, n)[..., None] / n
+        t = torch.arange(n, dtype=torch.get_default_dtype()).expand(B, n)[..., None] / n
         return self.net(torch.cat([hidden, p[:, None, :].expand(B, n, -1), t], dim=-1)).squeeze(-1)
 
 
@@ -208,7 +208,7 @@ def train_rl2(cfg: RL2Config, progress=None, time_budget: float | None = None, s
 def evaluate(policy: RL2Policy, p: np.ndarray, n: int, seed: int = 0, greedy: bool = False) -> np.ndarray:
     """Total reward of each task's trial: p [n_tasks, k] -> [n_tasks]."""
     gen = torch.Generator().manual_seed(seed)
-    ro = rollout(policy, torch.as_tensor(p, dtype=torch.float32), n, gen, greedy=greedy)
+    ro = rollout(policy, torch.as_tensor(p, dtype=torch.get_default_dtype()), n, gen, greedy=greedy)
     return ro.rewards.sum(1).numpy()
 
 

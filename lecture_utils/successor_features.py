@@ -130,9 +130,17 @@ def value_iteration(P, r, gamma, tol: float = 1e-12, max_iter: int = 100_000) ->
     return Q
 
 
+TIE_TOL = 1e-9
+
+
 def greedy(Q) -> np.ndarray:
-    """The greedy policy's actions [S] for Q [S, A] (ties: the first action)."""
-    return np.asarray(Q).argmax(axis=-1)
+    """The greedy policy's actions [S] for Q [S, A] (ties: the first action).
+
+    Values within TIE_TOL of the maximum count as ties, so round-off (which differs between CPUs' kernels)
+    never decides between actions that are equally good in exact arithmetic.
+    """
+    Q = np.asarray(Q)
+    return (Q >= Q.max(axis=-1, keepdims=True) - TIE_TOL).argmax(axis=-1)
 
 
 def epsilon_greedy(Q, epsilon: float) -> np.ndarray:
@@ -303,9 +311,11 @@ def policy_iteration(P, r, gamma, pi0, max_iter: int = 100, values: list | None 
 
 
 def q_learning(env, w, gamma, Q0, n_steps: int = 3000, n_walkers: int = 16, alpha: float = 0.5,
-               epsilon: float = 0.2, eval_every: int = 100, seed: int = 0):
+               epsilon: float = 0.2, eval_every: int = 100, seed: int = 0, decay: float = 0.0):
     """Tabular Q-learning on task w from Q0 [S, A] with `n_walkers` parallel episodes.
 
+    Step size alpha / n(s, a)^decay, n(s, a) = number of updates of the pair so far (this one included):
+    decay = 0 is a constant step; 0.5 < decay <= 1 averages the sampling noise out (Robbins-Monro).
     Returns (Q [S, A], env_steps [K], returns [K]) with the exact return of the greedy policy every
     `eval_every` steps (step 0 included).
     """
@@ -314,13 +324,15 @@ def q_learning(env, w, gamma, Q0, n_steps: int = 3000, n_walkers: int = 16, alph
     Q = np.array(Q0, dtype=float, copy=True)
     live = np.flatnonzero(~env.terminal)
     s = rng.choice(live, n_walkers)
+    n_updates = np.zeros(Q.shape)
     steps, returns = [0], [policy_return(env, greedy(Q), w, gamma)]
     for t in range(1, n_steps + 1):
         explore = rng.random(n_walkers) < epsilon
         a = np.where(explore, rng.integers(0, env.n_actions, n_walkers), greedy(Q[s]))
         s2, phi, term = env.sample_step(s, a, rng)
         target = phi @ w + gamma * Q[s2].max(axis=1) * (~term)
-        np.add.at(Q, (s, a), alpha * (target - Q[s, a]))
+        np.add.at(n_updates, (s, a), 1.0)
+        np.add.at(Q, (s, a), alpha / n_updates[s, a] ** decay * (target - Q[s, a]))
         s2[term] = rng.choice(live, int(term.sum()))
         s = s2
         if t % eval_every == 0:

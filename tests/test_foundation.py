@@ -144,3 +144,14 @@ def test_lecture_lab_serves_jupyterlab_headless(tmp_path):
         os.killpg(proc.pid, signal.SIGTERM)
         proc.wait(timeout=30)
         log.close()
+
+
+def test_float64_block_restores_the_default_dtype():
+    import torch
+
+    import lecture_utils
+
+    before = torch.get_default_dtype()
+    with lecture_utils.float64():
+        assert torch.zeros(1).dtype == torch.float64
+    assert torch.get_default_dtype() == before

@@ -46,7 +46,7 @@ HORIZON = 20
 
 def direction(angle: float | torch.Tensor) -> torch.Tensor:
     """Unit vector(s) (cos angle, sin angle); angle in radians, shape [...] -> [..., 2]."""
-    angle = torch.as_tensor(angle, dtype=torch.float32)
+    angle = torch.as_tensor(angle, dtype=torch.get_default_dtype())
     return torch.stack([torch.cos(angle), torch.sin(angle)], dim=-1)
 
 
@@ -107,7 +107,7 @@ class BatchedPlanarRunner:
         if n < 1:
             raise ValueError(f"need at least one runner, got n={n}")
         self.n, self.horizon = n, horizon
-        self.d = None if d is None else torch.as_tensor(d, dtype=torch.float32).expand(n, 2)
+        self.d = None if d is None else torch.as_tensor(d, dtype=torch.get_default_dtype()).expand(n, 2)
         self.state = initial_state(n)
         self.t = 0
 
@@ -148,7 +148,7 @@ class PlanarRunnerEnv(gym.Env):
     def step(self, action):
         if isinstance(action, bool) or not isinstance(action, (int, np.integer)) or not 0 <= action < N_ACTIONS:
             raise ValueError(f"action must be an integer in 0..{N_ACTIONS - 1}, got {action!r}")
-        eps = torch.tensor([NOISE * self.np_random.standard_normal()], dtype=torch.float32)
+        eps = torch.tensor([NOISE * self.np_random.standard_normal()], dtype=self.state.dtype)
         self.state = step_dynamics(self.state, torch.tensor([int(action)]), eps)
         self.t += 1
         r = float(reward(self.state, self.d)[0])
