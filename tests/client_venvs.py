@@ -1,7 +1,8 @@
 """Cached virtual environments for the real-client tests (tests/test_nbgrader_client.py, test_gradescope_client.py).
 
-A venv is rebuilt only when its key (what went into it) changes; it lives in the repository's gitignored
-`.venv-<name>/` and is reused by later test runs. Building one needs the machine's configured package index.
+A venv is rebuilt only when its key (what went into it) changes. They live in a cache folder outside the
+repository (COURSE_TEST_CACHE, default ~/.cache/lecture-course-tests), so later runs and fresh clones on the
+same machine reuse them, as pip reuses its wheel cache. Building one needs the machine's configured index.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from pathlib import Path
 from tests.conftest import ROOT
 
 STAMP = "lecture-venv-key.txt"
+CACHE_DIR = Path(os.environ.get("COURSE_TEST_CACHE", Path.home() / ".cache" / "lecture-course-tests"))
 
 
 def base_python() -> str:
@@ -31,25 +33,30 @@ def venv_key(*parts: str | bytes) -> str:
     return h.hexdigest()[:20]
 
 
-def cached_venv(name: str, key: str, install: list[list[str]], log: Path | None = None, timeout: float = 1800
-                ) -> tuple[Path, float]:
-    """`ROOT/.venv-<name>` with `pip install <args>` run for each entry of `install`; reused if its key matches.
+def cached_venv(name: str, key: str, install: list[list[str]], log: Path | None = None, timeout: float = 1800,
+                refresh: list[str] | None = None) -> tuple[Path, float]:
+    """`CACHE_DIR/venv-<name>` with `pip install <args>` run for each entry of `install`; reused if its key matches
+    (then only `pip install <refresh>` runs, e.g. to put this checkout's course over the cached one).
 
     Returns the venv's python and the seconds spent building it (0 when reused).
     Raises RuntimeError (with pip's last lines) when it cannot be built.
     """
     import time
 
-    venv = ROOT / f".venv-{name}"
+    venv = CACHE_DIR / f"venv-{name}"
     py = venv / "bin" / "python"
     stamp = venv / STAMP
+    env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "VIRTUAL_ENV", "PYTHONHOME")}
     if py.exists() and stamp.is_file() and stamp.read_text().strip() == key:
+        if refresh:
+            subprocess.run([str(py), "-m", "pip", "install", "--quiet", *refresh], check=True, env=env,
+                           capture_output=True, timeout=timeout, cwd=ROOT)
         return py, 0.0
     t0 = time.perf_counter()
     shutil.rmtree(venv, ignore_errors=True)
+    venv.parent.mkdir(parents=True, exist_ok=True)
     subprocess.run([base_python(), "-m", "venv", str(venv)], check=True, timeout=300)
-    log = log or venv.parent / f".venv-{name}.log"
-    env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "VIRTUAL_ENV", "PYTHONHOME")}
+    log = log or venv.parent / f"venv-{name}.log"
     with open(log, "w") as out:
         for args in install:
             r = subprocess.run([str(py), "-m", "pip", "install", "--quiet", *args], stdout=out,

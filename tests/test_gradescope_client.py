@@ -3,8 +3,8 @@ run_autograder in a folder laid out as Gradescope's /autograder; results.json ch
 
 setup.sh runs for real (AUTOGRADER_OFFLINE=1: the machine's configured package index only) through a local
 proxy that records every host contacted and refuses any but the configured index's. Its venv is kept in the
-repository's gitignored `.venv-gradescope/` between test runs while the bundle's pyproject.toml and setup.sh are
-unchanged: setup.sh still runs every time, and then only reinstalls the course over the installed pins.
+test cache (tests/client_venvs.py: outside the repository) between test runs while the bundle's pyproject.toml
+and setup.sh are unchanged: setup.sh still runs every time, and then only reinstalls the course over the pins.
 """
 
 from __future__ import annotations
@@ -27,12 +27,12 @@ import nbformat
 import pytest
 
 from lecture_admin.grading.gradescope import extract_bundle
-from tests.client_venvs import STAMP, record_timing, venv_key
+from tests.client_venvs import CACHE_DIR, STAMP, record_timing, venv_key
 from tests.conftest import ROOT
 from tests.test_nbgrader_client import make_submission
 
 WARMUP = "00_getting_started.ipynb"
-CACHE = ROOT / ".venv-gradescope"  # gitignored; <CACHE>/autograder is the /autograder of these tests
+CACHE = CACHE_DIR / "gradescope"  # <CACHE>/autograder is the /autograder of these tests (outside the repository)
 
 
 

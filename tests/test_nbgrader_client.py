@@ -1,7 +1,7 @@
 """nbgrader 0.9.6 as a real client: its own generate_assignment + autograde give the same scores as `lecture grade`.
 
 nbgrader is not a course dependency (students never install it). It lives in a separate, clean venv cached in
-the repository's gitignored `.venv-nbgrader/` (nbgrader 0.9.6 + the course, installed editable, so the pins of
+the test cache outside the repository (tests/client_venvs.py: nbgrader 0.9.6 + the course; the pins of
 pyproject.toml hold: they do not conflict with nbgrader's requirements). Built once, reused while
 pyproject.toml is unchanged; skipped with the reason when it cannot be built (no package index).
 
@@ -49,7 +49,8 @@ FAKE_PASS = ("import lecture_utils.selfcheck as _selfcheck\n"
 def nbgrader_python() -> Path:
     key = venv_key(NBGRADER, (ROOT / "pyproject.toml").read_bytes())
     try:
-        py, built = cached_venv("nbgrader", key, [[NBGRADER, "-e", str(ROOT)]])
+        py, built = cached_venv("nbgrader", key, [[NBGRADER, str(ROOT)]],
+                                refresh=["--no-deps", "--force-reinstall", str(ROOT)])
     except (RuntimeError, subprocess.SubprocessError, OSError) as e:
         pytest.skip(f"cannot build the nbgrader venv here: {str(e)[:300]}")
     if built:

@@ -2,8 +2,9 @@
 checkout, no instructor package, no dev extras), runs every lecture notebook and the self-check of every
 homework (the unfilled exercise fails, the filled-in solution passes).
 
-The venv is cached in `.venv-student/` (keyed on the bundle's pyproject.toml): the first run installs the
-pinned dependencies from the configured package index; later runs only reinstall lecture_utils.
+The venv is cached outside the repository (tests/client_venvs.py, keyed on the bundle's pyproject.toml): the
+first run installs the pinned dependencies from the configured package index; later runs only reinstall
+lecture_utils.
 """
 
 from __future__ import annotations
@@ -19,9 +20,10 @@ from pathlib import Path
 import pytest
 
 from lecture_admin.bundle import build_student_bundle
+from tests.client_venvs import CACHE_DIR
 
 ROOT = Path(__file__).resolve().parent.parent
-VENV = ROOT / ".venv-student"
+VENV = CACHE_DIR / "venv-student"
 pytestmark = pytest.mark.slow
 NOTEBOOKS = sorted(p.name for p in (ROOT / "notebooks").glob("*.ipynb"))
 HOMEWORK = sorted(p.name for p in (ROOT / "exercises").glob("*.ipynb"))
@@ -36,6 +38,7 @@ def student(tmp_path_factory):
     stamp = VENV / ".bundle-installed"
     if not (py.exists() and stamp.exists() and stamp.read_text().strip() == want):
         shutil.rmtree(VENV, ignore_errors=True)
+        VENV.parent.mkdir(parents=True, exist_ok=True)
         venv.EnvBuilder(with_pip=True).create(VENV)
         subprocess.run([str(py), "-m", "pip", "install", "--quiet", str(bundle)], check=True, timeout=1800)
         stamp.write_text(want + "\n")
