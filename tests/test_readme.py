@@ -1,0 +1,70 @@
+"""The README's checkable statements stay true: every path it names exists, every `lecture` subcommand and
+option it shows exists, and the trainers it names are the ones `lecture train --help` lists."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+from lecture_admin.cli import _trainers, build_parser
+
+ROOT = Path(__file__).resolve().parent.parent
+README = (ROOT / "README.md").read_text(encoding="utf-8")
+PATH_RE = re.compile(r"`((?:notebooks|exercises|solutions|docs|tests|lecture_utils|lecture_admin|\.ci)/[^`*<>\s]*)`")
+
+
+def readme_paths(text: str) -> list[str]:
+    return sorted({m.group(1).rstrip("/") for m in PATH_RE.finditer(text)})
+
+
+def missing_paths(text: str) -> list[str]:
+    out = []
+    for p in readme_paths(text):
+        if "NN" in p or "<" in p:
+            continue
+        if not (ROOT / p).exists() and not list(ROOT.glob(p)):
+            out.append(p)
+    return out
+
+
+def test_every_path_the_readme_names_exists():
+    assert readme_paths(README), "the README names files"
+    assert missing_paths(README) == []
+
+
+def test_the_paths_test_can_fail():
+    assert missing_paths("see `docs/no_such_file.md` and `tests/test_layers.py`") == ["docs/no_such_file.md"]
+
+
+def _subcommands() -> dict[str, set[str]]:
+    parser = build_parser()
+    sub = next(a for a in parser._actions if a.__class__.__name__ == "_SubParsersAction")
+    return {name: {o for a in p._actions for o in a.option_strings} for name, p in sub.choices.items()}
+
+
+def unknown_commands(text: str) -> list[str]:
+    subs = _subcommands()
+    bad = []
+    for m in re.finditer(r"`lecture ([a-z]+)((?: [^`]*)?)`", text):
+        name, rest = m.group(1), m.group(2)
+        if name not in subs:
+            bad.append(f"lecture {name}")
+            continue
+        bad += [f"lecture {name} {opt}" for opt in re.findall(r"(--[a-z][a-z-]*)", rest) if opt not in subs[name]]
+    return bad
+
+
+def test_every_lecture_command_the_readme_shows_exists():
+    assert unknown_commands(README) == []
+
+
+def test_the_commands_test_can_fail():
+    assert unknown_commands("run `lecture grade x --jobs 2 --frobnicate` and `lecture fly`") == [
+        "lecture grade --frobnicate", "lecture fly"]
+
+
+def test_trainers_named_in_the_readme_are_the_trainers():
+    m = re.search(r"lists the trainers \(([^)]*)\)", README)
+    assert m, "the README says which trainers `lecture train --help` lists"
+    named = set(re.findall(r"`([a-z0-9_]+)`", m.group(1).split(";")[0]))
+    assert named == set(_trainers())
