@@ -28,10 +28,10 @@ from pathlib import Path
 
 import lecture_admin
 import lecture_utils
-from lecture_admin.grading.hidden import MASK_MESSAGE, RemoteError, argument_names, hidden_part, run_part
+from lecture_admin.grading.hidden import MASK_MESSAGE, argument_names, hidden_part, run_part
 from lecture_admin.grading.homework import Homework
 from lecture_admin.grading.results import GradeResult, PartResult, PartStatus, Status
-from lecture_admin.grading.sandbox import SandboxConfig, SandboxKernel
+from lecture_admin.grading.sandbox import KERNEL_DIED, MASKED_ENAME, SandboxConfig, SandboxKernel
 from lecture_admin.grading.submission import InvalidSubmission, Unit, assemble, identify, read_submission
 from lecture_utils.selfcheck.answers import ANSWERS
 from lecture_utils.selfcheck.core import CheckFailed, StudentError, use_case_seed
@@ -120,10 +120,10 @@ def grade_submission(path: Path, homeworks: list[Homework], homework: Homework |
         workdir.mkdir()
         with SandboxKernel(workdir, config, slot=slot) as kernel:
             result.missing_protections = kernel.protections.missing()
-            errors = _run_cells(kernel, units, limits, result)
+            error_names = _run_cells(kernel, units, limits, result)
             checks = {u.exercise_id: u.source for u in units if u.role == "check"}
             for p in hw.parts:
-                pr = _grade_part(kernel, p, checks[p.exercise_id], limits, errors, result)
+                pr = _grade_part(kernel, p, checks[p.exercise_id], limits, error_names, result)
                 pr.message = "; ".join([pr.message, *part_notes.get(p.exercise_id, [])]).strip("; ")
                 result.parts.append(pr)
             result.kernel_peak_mb = kernel.peak_rss_mb()
@@ -139,10 +139,10 @@ def grade_submission(path: Path, homeworks: list[Homework], homework: Homework |
     return result
 
 
-def _run_cells(kernel, units: list[Unit], limits: Limits, result: GradeResult) -> list[str]:
-    """Run every non-check cell in order; returns the one-line errors of cells that failed."""
+def _run_cells(kernel, units: list[Unit], limits: Limits, result: GradeResult) -> set[str]:
+    """Run every non-check cell in order; returns the exception names of the cells that failed."""
     deadline = time.monotonic() + limits.total_timeout
-    errors: list[str] = []
+    errors: set[str] = set()
     ran: list[str] = []  # replayed after a restart
     restarts = 0
     for unit in units:
@@ -161,7 +161,7 @@ def _run_cells(kernel, units: list[Unit], limits: Limits, result: GradeResult) -
             continue
         if r.status == "error":
             ran.append(unit.source)
-            errors.append(f"{r.ename}: {r.evalue}")
+            errors.add(r.ename)
             if unit.role == "student":
                 result.messages.append(f"{where} raised {r.ename}: {r.evalue[:200]}")
             continue
@@ -182,7 +182,7 @@ def _first_line(src: str) -> str:
     return (lines or ["(empty)"])[0][:60]
 
 
-def _grade_part(kernel, part, check_source: str, limits: Limits, errors: list[str], result) -> PartResult:
+def _grade_part(kernel, part, check_source: str, limits: Limits, error_names: set[str], result) -> PartResult:
     pr = PartResult(part.exercise_id, part.title, part.points, part.optional)
     names = argument_names(check_source, part.exercise_id)
     try:
@@ -192,7 +192,7 @@ def _grade_part(kernel, part, check_source: str, limits: Limits, errors: list[st
         pr.message = "not attempted yet: replace `raise NotImplementedError()` with your code"
     except (CheckFailed, StudentError) as e:
         msg, ename = str(e), getattr(e, "ename", "")
-        if MASK_MESSAGE in msg or (ename == "NameError" and any(MASK_MESSAGE in x for x in errors)):
+        if ename == MASKED_ENAME or (ename == "NameError" and MASKED_ENAME in error_names):
             pr.status = PartStatus.LIBRARY
             pr.message = "calls the course's own copy, which is not available when grading: write it yourself"
         elif ename == "NameError":
@@ -200,7 +200,7 @@ def _grade_part(kernel, part, check_source: str, limits: Limits, errors: list[st
             pr.message = f"{msg.split(': ', 1)[-1]}: did the cell that defines it run without an error?"
         else:
             pr.status, pr.message = PartStatus.FAILED, msg
-        if isinstance(e, RemoteError) and "kernel died" in msg:
+        if ename == KERNEL_DIED:
             kernel.restart()
     except Exception as e:  # the answer broke the comparison (e.g. a ragged list): a failed part, one line
         pr.status = PartStatus.FAILED

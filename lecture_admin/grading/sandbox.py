@@ -40,6 +40,11 @@ STDOUT_CAP = 20_000  # characters of a cell's stdout kept by run_cell
 MAX_MSG = 64 << 20  # zmq drops any single message from the kernel larger than this (grader memory guard)
 ENV_PASSTHROUGH = ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE", "ATEN_CPU_CAPABILITY", "NPY_DISABLE_CPU_FEATURES")
 # One expression, evaluated by the grader and (as a request) by the kernel: interpreter and package versions.
+# Typed outcomes (Reply.ename): a masked course module, a dead kernel, a call that timed out.
+MASKED_ENAME = "CourseAnswerUnavailable"
+KERNEL_DIED = "KernelDied"
+TIMED_OUT = "TimedOut"
+
 # The kernel must run the grader's Python and packages, and import the very lecture_utils the grader masked
 # (a second copy, e.g. a checkout on the kernel's path, would be unmasked) and no lecture_admin at all.
 VERSIONS_EXPR = ("(lambda s, m, u: [s.version, s.prefix] + [m.version(p) if u.find_spec(p) else None"
@@ -342,7 +347,7 @@ class SandboxKernel:
         masks, hide = [], [str(p) for p in cfg.hide]
         for i, (target, message) in enumerate(cfg.mask.items()):
             src = jobdir / f"mask{i}.py"
-            src.write_text(f"raise ImportError({message!r})\n")
+            src.write_text(f"class {MASKED_ENAME}(ImportError):\n    pass\n\n\nraise {MASKED_ENAME}({message!r})\n")
             src.chmod(0o644)
             masks.append([str(target), str(src)])
             if (Path(target).parent / "__pycache__").is_dir():  # else its .pyc could still be loaded
@@ -504,7 +509,7 @@ class SandboxKernel:
         env_json = json.dumps({k: _encode(v) for k, v in (env or {}).items()})
         nonce = secrets.token_hex(16)
         if not self._alive():
-            return Reply(False, None, "kernel died")
+            return Reply(False, None, "kernel died", KERNEL_DIED)
         # The inputs go in a file, not in the cell (IPython takes ~2 s per MB of cell source). The directory is the
         # job user's: O_EXCL|O_NOFOLLOW so that a planted symlink cannot redirect this root write.
         env_file = self._dirs[1] / f"env-{nonce}.json"
@@ -516,7 +521,9 @@ class SandboxKernel:
         state, ename, evalue = self._execute(code, timeout, lines.feed)
         lines.finish()
         if state in ("timeout", "dead"):
-            return Reply(False, None, f"timed out after {timeout:g} s" if state == "timeout" else "kernel died")
+            if state == "timeout":
+                return Reply(False, None, f"timed out after {timeout:g} s", TIMED_OUT)
+            return Reply(False, None, "kernel died", KERNEL_DIED)
         if lines.count > 1:
             return Reply(False, None, "more than one reply line carries the nonce")
         if lines.too_large:
