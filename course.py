@@ -2,11 +2,15 @@
 """One entry point for the course: set up the environment, then open JupyterLab or run the tests.
 
     python3 course.py               # create .venv (first time), install, open JupyterLab on notebooks/
+    python3 course.py check 03      # the self-check of homework 03: every part's status in one run
     python3 course.py test          # create .venv (first time), install, run every test
     python3 course.py test --quick  # the edit loop: unit tests, the release check and one notebook
 
 Anything after the command is passed on: `python3 course.py lab --no-browser --port 8890`,
-`python3 course.py test -k successor`. Set COURSE_NO_BROWSER=1 to start the server without a browser.
+`python3 course.py test -k successor`. Set COURSE_NO_BROWSER=1 to start the server without a browser
+(remote machines: `--ip 0.0.0.0`, or better an SSH tunnel: `ssh -L 8888:localhost:8888 host`).
+On Linux, COURSE_TORCH_INDEX=https://download.pytorch.org/whl/cpu installs the CPU build of torch.
+The same file is the students' course.py in the bundle `lecture release --student` writes (no `test` there).
 
 Only the Python standard library is used here, so this runs on a fresh machine with Python 3.11.
 """
@@ -54,8 +58,42 @@ def ensure_env() -> None:
     # there is the CUDA build, several GB).
     index = os.environ.get("COURSE_TORCH_INDEX", "")
     extra = ["--extra-index-url", index] if index else []
-    subprocess.run([str(PY), "-m", "pip", "install", "--quiet", *extra, "-e", f"{ROOT}[dev]"], check=True)
+    dev = "[dev]" if "[project.optional-dependencies]" in (ROOT / "pyproject.toml").read_text() else ""
+    subprocess.run([str(PY), "-m", "pip", "install", "--quiet", *extra, "-e", f"{ROOT}{dev}"], check=True)
     STAMP.write_text(want + "\n")
+
+
+def lab(rest: list[str]) -> int:
+    argv = [str(PY), "-m", "jupyterlab", f"--ServerApp.root_dir={ROOT}", "--LabApp.default_url=/lab/tree/notebooks"]
+    if os.environ.get("COURSE_NO_BROWSER", "") not in ("", "0"):
+        argv.append("--no-browser")
+    if hasattr(os, "geteuid") and os.geteuid() == 0:
+        argv.append("--allow-root")  # containers and CI run as root; JupyterLab refuses without it
+    _say(f"JupyterLab on {ROOT / 'notebooks'} (Ctrl-C twice to stop)")
+    return subprocess.call([*argv, *rest], cwd=ROOT)
+
+
+def check(rest: list[str]) -> int:
+    found = sorted((ROOT / "exercises").glob(f"{rest[0]}*.ipynb")) if rest and rest[0].isdigit() else []
+    if len(found) != 1:
+        print("usage: python3 course.py check NN   (NN: the homework's number, e.g. 03)")
+        return 2
+    return subprocess.call([str(PY), "-m", "pytest", "--nbval-lax", "-p", "no:cacheprovider", "-o", "addopts=",
+                            "-q", str(found[0]), *rest[1:]], cwd=ROOT)
+
+
+def test(rest: list[str]) -> int:
+    if not (ROOT / "tests").is_dir():
+        print("the test suite is not part of the student bundle: `python3 course.py check NN` checks a homework")
+        return 2
+    os.environ.setdefault("JUPYTER_PLATFORM_DIRS", "1")
+    # The whole suite: unit tests, nbval over the notebooks, release check, grader and its sandbox, the real
+    # clients, browser tests, ruff, and the cross-kernel lane (tests/test_cross_kernel.py: nbval again under
+    # another CPU's float kernels). Two workers; --dist loadfile keeps each notebook's cells in one kernel.
+    if "--quick" in rest:
+        rest = [a for a in rest if a != "--quick"]
+        rest = ["-m", "not slow and not browser", "tests", "notebooks/00_getting_started.ipynb", *rest]
+    return subprocess.call([str(PY), "-m", "pytest", "-n", "2", "--dist", "loadfile", "-rs", *rest], cwd=ROOT)
 
 
 def main(argv: list[str]) -> int:
@@ -63,23 +101,14 @@ def main(argv: list[str]) -> int:
     if cmd in ("-h", "--help", "help"):
         print(__doc__)
         return 0
-    if cmd not in ("lab", "test"):
-        print(f"unknown command {cmd!r}: use `python3 course.py` (opens the course) or `python3 course.py test`")
+    commands = {"lab": lab, "check": check, "test": test}
+    if cmd not in commands:
+        print(f"unknown command {cmd!r}: use `python3 course.py` (opens the course), `python3 course.py check NN` "
+              "or `python3 course.py test`")
         return 2
     ensure_env()
     os.environ["PATH"] = f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}"
-    if cmd == "lab":
-        return subprocess.call([str(PY), "-m", "lecture_admin", "lab", *rest], cwd=ROOT)
-    os.environ.setdefault("JUPYTER_PLATFORM_DIRS", "1")
-    # The whole suite: unit tests, nbval over the notebooks, release check, grader and its sandbox, the real
-    # clients, browser tests, ruff, and the cross-kernel lane (tests/test_cross_kernel.py: nbval again under
-    # another CPU's float kernels). Two workers; --dist loadfile keeps each notebook's cells in one kernel.
-    if "--quick" in rest:
-        rest = [a for a in rest if a != "--quick"]
-        quick = ["-m", "not slow and not browser", "tests", "notebooks/00_getting_started.ipynb"]
-        return subprocess.call([str(PY), "-m", "pytest", "-n", "2", "--dist", "loadfile", "-rs", *quick, *rest],
-                               cwd=ROOT)
-    return subprocess.call([str(PY), "-m", "pytest", "-n", "2", "--dist", "loadfile", "-rs", *rest], cwd=ROOT)
+    return commands[cmd](rest)
 
 
 if __name__ == "__main__":

@@ -48,8 +48,7 @@ def build_student_bundle(root: Path, dest: Path) -> list[Path]:
     dest.mkdir(parents=True, exist_ok=True)
     for name in _COPY:
         shutil.copytree(root / name, dest / name, ignore=_IGNORE)
-    template = Path(__file__).resolve().parent / "student_template"
-    for f in template.iterdir():
-        shutil.copy(f, dest / f.name)
+    shutil.copy(root / "course.py", dest / "course.py")  # the same entry point: lab, check (no tests there)
+    shutil.copy(Path(__file__).resolve().parent / "student_template" / "README.md", dest / "README.md")
     (dest / "pyproject.toml").write_text(student_pyproject(root), encoding="utf-8")
     return sorted(dest.iterdir())

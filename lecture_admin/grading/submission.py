@@ -206,27 +206,3 @@ def assemble(sub: dict, hw: Homework) -> tuple[list[Unit], list[str], dict[str, 
         for j, cell in extras.get(t, []):
             add_student(j, cell)
     return units, messages, part_notes, instructor
-
-
-def collect_submissions(paths: list[Path]) -> list[Path]:
-    out = []
-    for p in map(Path, paths):
-        if p.is_dir():
-            out += sorted(q for q in p.rglob("*.ipynb") if ".ipynb_checkpoints" not in q.parts)
-        else:
-            out.append(p)
-    return out
-
-
-def labels_for(paths: list[Path]) -> list[str]:
-    """Short unique names: the file name, or as many parent folders as needed (alice/00_x.ipynb)."""
-    parts = [Path(p).resolve().parts for p in paths]
-    depth = 1
-    while depth < max((len(p) for p in parts), default=1):
-        labels = ["/".join(p[-depth:]) for p in parts]
-        if len(set(labels)) == len(labels):
-            return labels
-        depth += 1
-    return ["/".join(p) for p in parts]
-
-

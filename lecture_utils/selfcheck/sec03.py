@@ -100,18 +100,24 @@ def check_gpi_policy(gpi_policy) -> None:
 
 
 
+def td_case(rng: np.random.Generator, S: int, A: int, d: int, done: bool):
+    """One TD-update case: psi, the transition (s, a, phi_t, s', a'), gamma, the step size, and psi after it."""
+    psi = rng.normal(size=(S, A, d))
+    s, a, s2, a2 = (int(x) for x in rng.integers(0, [S, A, S, A]))
+    if s == s2 and a == a2:
+        s2 = (s + 1) % S
+    phi_t = rng.normal(size=d)
+    gamma, alpha = float(rng.uniform(0.5, 0.99)), float(rng.uniform(0.05, 0.9))
+    want = psi.copy()
+    want[s, a] += alpha * (phi_t + (0.0 if done else gamma) * psi[s2, a2] - psi[s, a])
+    return psi, s, a, phi_t, s2, a2, gamma, alpha, want
+
+
 @check("3.4", "TD update for psi (optional)", points=1, optional=True)
 def check_td_update(td_update) -> None:
     rng = case_rng(304)
     for S, A, d, done in [(3, 2, 2, False), (6, 4, 3, True), (5, 3, 1, False), (8, 4, 4, False)]:
-        psi = rng.normal(size=(S, A, d))
-        s, a, s2, a2 = (int(x) for x in rng.integers(0, [S, A, S, A]))
-        if s == s2 and a == a2:
-            s2 = (s + 1) % S
-        phi_t = rng.normal(size=d)
-        gamma, alpha = float(rng.uniform(0.5, 0.99)), float(rng.uniform(0.05, 0.9))
-        want = psi.copy()
-        want[s, a] += alpha * (phi_t + (0.0 if done else gamma) * psi[s2, a2] - psi[s, a])
+        psi, s, a, phi_t, s2, a2, gamma, alpha, want = td_case(rng, S, A, d, done)
         got = psi.copy()
         call(td_update, got, s, a, phi_t.copy(), s2, a2, done, gamma, alpha)
         case = f"S={S}, A={A}, d={d}, done={done}"

@@ -111,19 +111,24 @@ def _ref_maml_loss(model, params, tasks, alpha):
     return torch.stack(losses).mean()
 
 
+def maml_case(rng: np.random.Generator, case: int):
+    """One meta-loss case: a random MLP, 2-5 shifted regression tasks ((support), (query)), alpha, a label."""
+    model, params = _mlp(rng)
+    n_tasks = int(rng.integers(2, 6))
+    tasks = []
+    for _ in range(n_tasks):
+        shift = float(rng.uniform(-1, 1))
+        (xs, ys), (xq, yq) = _data(rng, int(rng.integers(3, 11))), _data(rng, 10)
+        tasks.append(((xs, ys + shift), (xq, yq + shift)))
+    alpha = float(rng.uniform(0.2, 0.6))
+    return model, params, tasks, alpha, f"case {case}: {n_tasks} tasks, alpha={alpha:.2f}"
+
+
 @check("5.2", "MAML meta-loss over a batch of tasks", points=3)
 def check_maml_loss(maml_loss) -> None:
     rng = case_rng(52)
     for case in range(3):
-        model, params = _mlp(rng)
-        n_tasks = int(rng.integers(2, 6))
-        tasks = []
-        for _ in range(n_tasks):
-            shift = float(rng.uniform(-1, 1))
-            (xs, ys), (xq, yq) = _data(rng, int(rng.integers(3, 11))), _data(rng, 10)
-            tasks.append(((xs, ys + shift), (xq, yq + shift)))
-        alpha = float(rng.uniform(0.2, 0.6))
-        where = f"case {case}: {n_tasks} tasks, alpha={alpha:.2f}"
+        model, params, tasks, alpha, where = maml_case(rng, case)
 
         got = call(maml_loss, model, params, tasks, alpha)
         if not isinstance(got, torch.Tensor) or got.ndim != 0:

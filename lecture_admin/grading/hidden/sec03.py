@@ -4,6 +4,7 @@ import numpy as np
 
 from lecture_admin.grading.hidden import Harness, hidden
 from lecture_utils.selfcheck.core import CheckFailed, case_rng, expect_close
+from lecture_utils.selfcheck.sec03 import td_case
 
 LIBRARY = ("lecture_utils.sf_core",)  # psi_linear_solve, q_from_psi, gpi_policy
 hidden("3.1", library=LIBRARY)
@@ -30,14 +31,7 @@ def run_td_update(kernel, names: list[str]) -> None:
     harness = Harness(kernel, name, _TD_HARNESS)
     rng = case_rng(304)
     for S, A, d, done in [(3, 2, 2, False), (6, 4, 3, True), (5, 3, 1, False), (8, 4, 4, False), (4, 2, 3, True)]:
-        psi = rng.normal(size=(S, A, d))
-        s, a, s2, a2 = (int(x) for x in rng.integers(0, [S, A, S, A]))
-        if s == s2 and a == a2:
-            s2 = (s + 1) % S
-        phi_t = rng.normal(size=d)
-        gamma, alpha = float(rng.uniform(0.5, 0.99)), float(rng.uniform(0.05, 0.9))
-        want = psi.copy()
-        want[s, a] += alpha * (phi_t + (0.0 if done else gamma) * psi[s2, a2] - psi[s, a])
+        psi, s, a, phi_t, s2, a2, gamma, alpha, want = td_case(rng, S, A, d, done)
         out = harness(psi=psi, s=s, a=a, phi_t=phi_t, s_next=s2, a_next=a2, done=done, gamma=gamma, alpha=alpha)
         case = f"S={S}, A={A}, d={d}, done={done}"
         got = np.asarray(out["psi"], dtype=float)

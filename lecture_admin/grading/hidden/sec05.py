@@ -14,7 +14,7 @@ import torch
 
 from lecture_admin.grading.hidden import Harness, hidden
 from lecture_utils.selfcheck.core import CheckFailed, case_rng, expect_close
-from lecture_utils.selfcheck.sec05 import _data, _mlp, _mse, _ref_maml_loss, _ref_reinforce, _ref_step
+from lecture_utils.selfcheck.sec05 import _data, _mlp, _mse, _ref_maml_loss, _ref_reinforce, _ref_step, maml_case
 
 # Kernel side, shared by the harnesses: the Tanh MLP of the public check, rebuilt from its weights (float64).
 _BUILD = r'''
@@ -196,15 +196,7 @@ def run_maml_loss(kernel, names: list[str]) -> None:
     harness = Harness(kernel, name, _MAML_HARNESS)
     rng = case_rng(52)
     for case in range(3):
-        model, params = _mlp(rng)
-        n_tasks = int(rng.integers(2, 6))
-        tasks = []
-        for _ in range(n_tasks):
-            shift = float(rng.uniform(-1, 1))
-            (xs, ys), (xq, yq) = _data(rng, int(rng.integers(3, 11))), _data(rng, 10)
-            tasks.append(((xs, ys + shift), (xq, yq + shift)))
-        alpha = float(rng.uniform(0.2, 0.6))
-        where = f"case {case}: {n_tasks} tasks, alpha={alpha:.2f}"
+        model, params, tasks, alpha, where = maml_case(rng, case)
         keys = list(params)
 
         out = harness(weights=_params_np(params), alpha=alpha,
