@@ -198,10 +198,10 @@ def oracle_return(goals: torch.Tensor, horizon: int | None = None) -> torch.Tens
     from lecture_utils.envs.point_nav import HORIZON, BatchedPointNav
 
     env = BatchedPointNav(goals, 1, horizon or HORIZON)
-    o = env.reset()
+    o, _ = env.reset()
     total = torch.zeros(len(goals), 1)
     for _ in range(env.horizon):
-        o, r = env.step(env.goals[:, None, :] - o)
+        o, r, *_ = env.step(env.goals[:, None, :] - o)
         total += r
     return total[:, 0]
 

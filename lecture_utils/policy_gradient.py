@@ -113,7 +113,8 @@ def rollout(model: nn.Module, params: Params, goals: torch.Tensor, n_traj: int,
     """
     env = BatchedPointNav(goals, n_traj, horizon)
     scale = getattr(model, "action_scale", 1.0)
-    o = env.reset()
+    o, _ = env.reset()
+    terminated = torch.zeros(env.n_tasks, n_traj, dtype=torch.bool)
     obs, acts, rews, alive = [], [], [], []
     for _ in range(horizon):
         mean, log_std = policy_forward(model, params, o, batched=True)
@@ -123,8 +124,8 @@ def rollout(model: nn.Module, params: Params, goals: torch.Tensor, n_traj: int,
             a = mean + torch.exp(log_std)[:, None, :] * noise
         obs.append(o)
         acts.append(a)
-        alive.append((~env.done).float())
-        o, r = env.step(a if scale == 1.0 else scale * a)
+        alive.append((~terminated).float())
+        o, r, terminated, _, _ = env.step(a if scale == 1.0 else scale * a)
         rews.append(r)
     obs_t = torch.stack(obs, 2)
     return {"obs": obs_t, "actions": torch.stack(acts, 2), "rewards": torch.stack(rews, 2), "goals": env.goals,

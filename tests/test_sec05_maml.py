@@ -63,13 +63,15 @@ def test_batched_env_freezes_terminated_copies_with_zero_reward():
     goals = torch.tensor([[0.05, 0.0]])
     benv = BatchedPointNav(goals, n_traj=2)
     benv.reset()
-    _, r = benv.step(torch.tensor([[[0.05, 0.0], [0.0, 0.0]]]))  # copy 0 lands on the goal, copy 1 stays
-    assert benv.done.tolist() == [[True, False]] and r[0, 0].item() == pytest.approx(0.0, abs=1e-7)
-    obs, r = benv.step(torch.tensor([[[0.1, 0.1], [0.05, 0.0]]]))
+    _, r, term, trunc, _ = benv.step(torch.tensor([[[0.05, 0.0], [0.0, 0.0]]]))  # copy 0 lands on the goal
+    assert term.tolist() == [[True, False]] and r[0, 0].item() == pytest.approx(0.0, abs=1e-7)
+    assert not trunc.any()
+    obs, r, term, _, _ = benv.step(torch.tensor([[[0.1, 0.1], [0.05, 0.0]]]))
     assert torch.allclose(obs[0, 0], goals[0]) and r[0, 0].item() == 0.0  # no move, no cost after the end
-    assert benv.done.tolist() == [[True, True]]
+    assert term.tolist() == [[True, True]]  # terminated stays True: no autoreset
     benv.reset()
-    assert not benv.done.any()
+    *_, term, _, _ = benv.step(torch.zeros(1, 2, 2))
+    assert not term.any()
 
 
 def test_rollout_masks_the_steps_after_termination_and_pg_loss_ignores_them():
@@ -140,7 +142,7 @@ def test_batched_env_matches_the_gymnasium_env():
     benv = BatchedPointNav(goals, n_traj=3)
     benv.reset()
     acts = torch.randn(2, 3, 2, generator=torch.Generator().manual_seed(0)) * 0.2
-    _, r = benv.step(acts)
+    _, r, *_ = benv.step(acts)
     for i in range(2):
         env = PointNavEnv(goal=goals[i].numpy())
         env.reset()
