@@ -100,7 +100,7 @@ def log_prob(model: nn.Module, params: Params, obs: torch.Tensor, actions: torch
 
 
 @torch.no_grad()
-def rollout(model: nn.Module, params: Params, goals: torch.Tensor, n_traj: int,
+def rollout_point_nav(model: nn.Module, params: Params, goals: torch.Tensor, n_traj: int,
             generator: torch.Generator | None = None, horizon: int = HORIZON,
             deterministic: bool = False) -> dict[str, torch.Tensor]:
     """Sample n_traj trajectories per goal with pi_theta_i for goal i (params batched over goals).
@@ -189,7 +189,7 @@ def linear_feature_baseline(obs: torch.Tensor, returns: torch.Tensor, mask: torc
     return (X.reshape(T, N * H, -1) @ w).reshape(T, N, H).to(torch.float32)
 
 
-def pg_loss(model: nn.Module, params: Params, batch: dict[str, torch.Tensor], gamma: float = 0.99,
+def per_task_pg_loss(model: nn.Module, params: Params, batch: dict[str, torch.Tensor], gamma: float = 0.99,
             normalize: bool = True, baseline: str = "linear") -> torch.Tensor:
     """REINFORCE surrogate of a rollout batch under (batched) params: one loss per task [T].
 

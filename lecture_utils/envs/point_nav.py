@@ -114,7 +114,7 @@ class BatchedPointNav:
         return self.pos.clone(), reward, self._terminated.clone(), truncated, {}
 
 
-def plot_paths(ax, positions, goal=None, color=None, label: str | None = None, alpha: float = 0.5):
+def plot_paths(ax, positions, goal=None, color=None, label: str | None = None, opacity: float = 0.5):
     """Draw paths positions [N, H + 1, 2] (from the origin), the goal as a star, and the goal square."""
     from matplotlib.patches import Rectangle
 
@@ -122,7 +122,7 @@ def plot_paths(ax, positions, goal=None, color=None, label: str | None = None, a
     if positions.ndim != 3 or positions.shape[-1] != 2:
         raise ValueError(f"positions must have shape [n_traj, H + 1, 2], got {positions.shape}")
     for n, path in enumerate(positions):
-        (line,) = ax.plot(path[:, 0], path[:, 1], color=color, alpha=alpha, lw=1, label=label if n == 0 else None)
+        (line,) = ax.plot(path[:, 0], path[:, 1], color=color, alpha=opacity, lw=1, label=label if n == 0 else None)
         color = line.get_color()
     if goal is not None:
         g = np.asarray(goal)
