@@ -1,10 +1,7 @@
 """Section 01: the parameterised cart (Gymnasium env and batched version share one dynamics)."""
 
-import warnings
-
 import numpy as np
 import pytest
-from gymnasium.utils.env_checker import check_env
 
 from lecture_utils.envs.cart import (
     DT,
@@ -17,13 +14,6 @@ from lecture_utils.envs.cart import (
     check_params,
     sample_starts,
 )
-
-
-def test_check_env_passes_without_warnings():
-    with warnings.catch_warnings():
-        warnings.simplefilter("error")
-        check_env(CartEnv(SOURCE_PARAMS), skip_render_check=True)
-        check_env(CartEnv([2.0, 0.1, 0.5, 2.5]), skip_render_check=True)
 
 
 def test_episode_truncates_after_horizon_and_is_seeded():
