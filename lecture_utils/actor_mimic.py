@@ -19,7 +19,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from lecture_utils.pretraining import EnsembleLinear, PolicyNet, rollout
+from lecture_utils.pretraining import EnsembleLinear, PolicyNet, rollout_runners
 
 
 def make_student(n_tasks: int, hidden: int = 32) -> PolicyNet:
@@ -45,7 +45,7 @@ def distill(student: PolicyNet, experts: nn.Module, task_angles, iters: int = 60
     opt = torch.optim.Adam(params, lr=lr)
     losses = np.zeros(iters)
     for i in range(iters):
-        obs, _, _, _ = rollout(student, n_envs, task_angles)  # [T, K, N, 5]: the student's own states
+        obs, _, _, _ = rollout_runners(student, n_envs, task_angles)  # [T, K, N, 5]: the student's own states
         T, _, N, D = obs.shape
         o = obs.permute(1, 0, 2, 3).reshape(K, T * N, D)
         h_student = student.features(o).expand(K, -1, -1)

@@ -10,17 +10,19 @@ from __future__ import annotations
 import numpy as np
 
 
-def beta_update(alpha: np.ndarray, beta: np.ndarray, actions: np.ndarray, rewards: np.ndarray):
-    """Bayes' rule for Bernoulli arms with Beta beliefs: the pulled arm gets alpha += r, beta += 1 - r.
+def beta_update(prior_a: np.ndarray, prior_b: np.ndarray, actions: np.ndarray, rewards: np.ndarray):
+    """Bayes' rule for Bernoulli arms with Beta(prior_a, prior_b) beliefs (the slide's Beta(alpha, beta)):
+    the pulled arm gets a += r, b += 1 - r.
 
-    alpha, beta: [n_tasks, k]; actions: [n_tasks] ints; rewards: [n_tasks] in {0, 1}. Returns new copies.
+    prior_a, prior_b: [n_tasks, k]; actions: [n_tasks] ints; rewards: [n_tasks] in {0, 1}.
+    Returns the posterior (a, b) as new copies.
     """
-    alpha, beta = np.array(alpha, dtype=float), np.array(beta, dtype=float)
+    a, b = np.array(prior_a, dtype=float), np.array(prior_b, dtype=float)
     actions, rewards = np.asarray(actions), np.asarray(rewards, dtype=float)
-    if alpha.ndim != 2 or alpha.shape != beta.shape or actions.shape != (alpha.shape[0],):
-        raise ValueError(f"expected alpha, beta [n_tasks, k] and actions [n_tasks]; got {alpha.shape}, "
-                         f"{beta.shape}, {actions.shape}")
-    rows = np.arange(alpha.shape[0])
-    alpha[rows, actions] += rewards
-    beta[rows, actions] += 1.0 - rewards
-    return alpha, beta
+    if a.ndim != 2 or a.shape != b.shape or actions.shape != (a.shape[0],):
+        raise ValueError(f"expected prior_a, prior_b [n_tasks, k] and actions [n_tasks]; got {a.shape}, "
+                         f"{b.shape}, {actions.shape}")
+    rows = np.arange(a.shape[0])
+    a[rows, actions] += rewards
+    b[rows, actions] += 1.0 - rewards
+    return a, b

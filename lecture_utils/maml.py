@@ -48,14 +48,6 @@ def inner_step(params: Params, loss: torch.Tensor, alpha: float, first_order: bo
     return out
 
 
-def adapt(params: Params, loss_fn: Callable[[Params], torch.Tensor], alpha: float, steps: int = 1,
-          first_order: bool = False) -> Params:
-    """`steps` inner steps theta -> theta' -> theta'' ..., each on loss_fn(current params)."""
-    for _ in range(steps):
-        params = inner_step(params, loss_fn(params), alpha, first_order)
-    return params
-
-
 def meta_gradient(params: Params, meta_loss_fn: Callable[[Params], torch.Tensor]) -> Params:
     """grad_theta of a scalar meta-loss (e.g. sum_i L_i(theta'_i)) as a dict like params."""
     _check_params(params)
@@ -147,15 +139,15 @@ def maml_rl_loss(model, params: Params, goals: torch.Tensor, n_traj: int, alpha:
     (mean_i L_i(theta'_i) -- differentiable in theta --, returns before [T], returns after one step [T]).
     steps > 1: keep stepping (theta''_i, ...) and average the scores after every step.
     """
-    from lecture_utils.policy_gradient import average_return, batch_params, pg_loss, rollout
+    from lecture_utils.policy_gradient import average_return, batch_params, per_task_pg_loss, rollout_point_nav
 
     theta = batch_params(params, len(goals))  # one copy per task: each task gets its own theta'_i
-    batch = pre = rollout(model, theta, goals, n_traj, generator)
+    batch = pre = rollout_point_nav(model, theta, goals, n_traj, generator)
     outer, after = 0.0, None
     for _ in range(steps):
-        theta = inner_step(theta, pg_loss(model, theta, batch, gamma).sum(), alpha, first_order)
-        batch = rollout(model, theta, goals, n_traj, generator)
-        outer = outer + pg_loss(model, theta, batch, gamma).mean() / steps
+        theta = inner_step(theta, per_task_pg_loss(model, theta, batch, gamma).sum(), alpha, first_order)
+        batch = rollout_point_nav(model, theta, goals, n_traj, generator)
+        outer = outer + per_task_pg_loss(model, theta, batch, gamma).mean() / steps
         after = average_return(batch["rewards"]) if after is None else after
     return outer, average_return(pre["rewards"]), after
 
@@ -171,7 +163,7 @@ def adapt_rl(model, params: Params, goals: torch.Tensor, n_traj: int, alpha, ste
     also the list of rollouts (dicts of tensors) and the list of parameter dicts (batched over goals)
     at every step.
     """
-    from lecture_utils.policy_gradient import average_return, batch_params, pg_loss, rollout
+    from lecture_utils.policy_gradient import average_return, batch_params, per_task_pg_loss, rollout_point_nav
 
     alphas = [float(a) for a in alpha] if isinstance(alpha, (list, tuple)) else [float(alpha)] * steps
     if len(alphas) != steps:
@@ -181,27 +173,27 @@ def adapt_rl(model, params: Params, goals: torch.Tensor, n_traj: int, alpha, ste
     theta = {k: v.detach().clone().requires_grad_(True) for k, v in theta.items()}
     rets, kept, thetas = [], [], []
     for k in range(steps + 1):
-        batch = rollout(model, theta, goals, n_traj, generator)
+        batch = rollout_point_nav(model, theta, goals, n_traj, generator)
         rets.append(average_return(batch["rewards"]))
         if keep:
             kept.append(batch)
             thetas.append({n: v.detach() for n, v in theta.items()})
         if k < steps:
-            new = inner_step(theta, pg_loss(model, theta, batch, gamma).sum(), alphas[k], first_order=True)
+            new = inner_step(theta, per_task_pg_loss(model, theta, batch, gamma).sum(), alphas[k], first_order=True)
             theta = {n: v.detach().requires_grad_(True) for n, v in new.items()}
     out = torch.stack(rets)
     return (out, kept, thetas) if keep else out
 
 
-def oracle_return(goals: torch.Tensor, horizon: int | None = None) -> torch.Tensor:
+def point_nav_oracle_return(goals: torch.Tensor, horizon: int | None = None) -> torch.Tensor:
     """Return of the policy that sees the goal and moves straight to it at full speed: [T]."""
     from lecture_utils.envs.point_nav import HORIZON, BatchedPointNav
 
     env = BatchedPointNav(goals, 1, horizon or HORIZON)
-    o = env.reset()
+    o, _ = env.reset()
     total = torch.zeros(len(goals), 1)
     for _ in range(env.horizon):
-        o, r = env.step(env.goals[:, None, :] - o)
+        o, r, *_ = env.step(env.goals[:, None, :] - o)
         total += r
     return total[:, 0]
 
@@ -261,7 +253,7 @@ def compare_adaptation(model, methods: dict[str, Params], alpha, steps: int = 3,
         gen = torch.Generator().manual_seed(20_000 + seeds[0])  # the same noise for every method
         rets = adapt_rl(model, params, goals, n_traj, alpha, steps, gamma, gen)
         out[name] = rets.reshape(steps + 1, len(seeds), n_goals).mean(-1).T.contiguous()
-    out["oracle"] = oracle_return(goals).reshape(len(seeds), n_goals).mean(1, keepdim=True)
+    out["oracle"] = point_nav_oracle_return(goals).reshape(len(seeds), n_goals).mean(1, keepdim=True)
     return out
 
 

@@ -29,7 +29,7 @@ def use_course_style() -> None:
     matplotlib.rcParams.update(COURSE_RC)
 
 
-def plot_mean_std(ax, x, runs, label: str | None = None, color=None, alpha: float = 0.2):
+def plot_mean_std(ax, x, runs, label: str | None = None, color=None, opacity: float = 0.2):
     """Plot the mean of `runs` (shape [n_seeds, len(x)]) with a +-1 std band; returns the line."""
     runs = np.asarray(runs, dtype=float)
     x = np.asarray(x)
@@ -40,5 +40,5 @@ def plot_mean_std(ax, x, runs, label: str | None = None, color=None, alpha: floa
     mean, std = runs.mean(axis=0), runs.std(axis=0)
     (line,) = ax.plot(x, mean, label=label, color=color)
     if runs.shape[0] > 1:
-        ax.fill_between(x, mean - std, mean + std, color=line.get_color(), alpha=alpha, linewidth=0)
+        ax.fill_between(x, mean - std, mean + std, color=line.get_color(), alpha=opacity, linewidth=0)
     return line

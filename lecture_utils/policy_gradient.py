@@ -100,7 +100,7 @@ def log_prob(model: nn.Module, params: Params, obs: torch.Tensor, actions: torch
 
 
 @torch.no_grad()
-def rollout(model: nn.Module, params: Params, goals: torch.Tensor, n_traj: int,
+def rollout_point_nav(model: nn.Module, params: Params, goals: torch.Tensor, n_traj: int,
             generator: torch.Generator | None = None, horizon: int = HORIZON,
             deterministic: bool = False) -> dict[str, torch.Tensor]:
     """Sample n_traj trajectories per goal with pi_theta_i for goal i (params batched over goals).
@@ -113,7 +113,8 @@ def rollout(model: nn.Module, params: Params, goals: torch.Tensor, n_traj: int,
     """
     env = BatchedPointNav(goals, n_traj, horizon)
     scale = getattr(model, "action_scale", 1.0)
-    o = env.reset()
+    o, _ = env.reset()
+    terminated = torch.zeros(env.n_tasks, n_traj, dtype=torch.bool)
     obs, acts, rews, alive = [], [], [], []
     for _ in range(horizon):
         mean, log_std = policy_forward(model, params, o, batched=True)
@@ -123,8 +124,8 @@ def rollout(model: nn.Module, params: Params, goals: torch.Tensor, n_traj: int,
             a = mean + torch.exp(log_std)[:, None, :] * noise
         obs.append(o)
         acts.append(a)
-        alive.append((~env.done).float())
-        o, r = env.step(a if scale == 1.0 else scale * a)
+        alive.append((~terminated).float())
+        o, r, terminated, _, _ = env.step(a if scale == 1.0 else scale * a)
         rews.append(r)
     obs_t = torch.stack(obs, 2)
     return {"obs": obs_t, "actions": torch.stack(acts, 2), "rewards": torch.stack(rews, 2), "goals": env.goals,
@@ -188,7 +189,7 @@ def linear_feature_baseline(obs: torch.Tensor, returns: torch.Tensor, mask: torc
     return (X.reshape(T, N * H, -1) @ w).reshape(T, N, H).to(torch.float32)
 
 
-def pg_loss(model: nn.Module, params: Params, batch: dict[str, torch.Tensor], gamma: float = 0.99,
+def per_task_pg_loss(model: nn.Module, params: Params, batch: dict[str, torch.Tensor], gamma: float = 0.99,
             normalize: bool = True, baseline: str = "linear") -> torch.Tensor:
     """REINFORCE surrogate of a rollout batch under (batched) params: one loss per task [T].
 

@@ -1,11 +1,11 @@
 """The losses that answer homework 02, apart from the rest of the library so that grading can hide this file alone.
 
-- `pg_loss` (2.1): the entropy-regularised policy-gradient loss of `lecture_utils.pretraining` (its docstring);
+- `entropy_pg_loss` (2.1): the entropy-regularised policy-gradient loss of `lecture_utils.pretraining` (its docstring);
 - `policy_regression_loss` (2.2): Actor-Mimic's policy-regression loss (`lecture_utils.actor_mimic`).
 
 The homework's experiments still use `pretraining` (networks, rollouts, `train_pg`) and `actor_mimic`
 (`make_student`, `distill`) with the student's losses. Outside grading the losses are also reachable as
-`pt.pg_loss` and `am.policy_regression_loss` (those modules forward these names here).
+`pt.entropy_pg_loss` and `am.policy_regression_loss` (those modules forward these names here).
 """
 
 from __future__ import annotations
@@ -16,24 +16,25 @@ from lecture_utils.pretraining import entropy
 from lecture_utils.returns import rewards_to_go
 
 
-def pg_loss(logits: torch.Tensor, actions: torch.Tensor, rewards: torch.Tensor, gamma: float,
-            alpha: float | torch.Tensor, soft: bool = False) -> torch.Tensor:
+def entropy_pg_loss(logits: torch.Tensor, actions: torch.Tensor, rewards: torch.Tensor, gamma: float,
+                    entropy_coef: float | torch.Tensor, soft: bool = False) -> torch.Tensor:
     """Entropy-regularised policy-gradient loss L(theta), summed over members (module docstring).
 
-    logits [T, M, N, A], actions [T, M, N] (int), rewards [T, M, N]; alpha a float or one per member [M].
-    soft=True adds alpha * H(pi(.|s_t)) to every reward first (maximum-entropy RL's soft return).
+    logits [T, M, N, A], actions [T, M, N] (int), rewards [T, M, N]; entropy_coef (the slide's
+    temperature alpha) a float or one per member [M].
+    soft=True adds entropy_coef * H(pi(.|s_t)) to every reward first (maximum-entropy RL's soft return).
     """
     if logits.ndim != 4 or actions.shape != logits.shape[:3] or rewards.shape != logits.shape[:3]:
         raise ValueError(f"expected logits [T, M, N, A] with actions and rewards [T, M, N], got "
                          f"{tuple(logits.shape)}, {tuple(actions.shape)}, {tuple(rewards.shape)}")
-    alpha = torch.as_tensor(alpha, dtype=logits.dtype).reshape(-1)  # [1] or [M]
+    coef = torch.as_tensor(entropy_coef, dtype=logits.dtype).reshape(-1)  # [1] or [M]
     H = entropy(logits)  # [T, M, N]
     if soft:
-        rewards = rewards + alpha[:, None] * H.detach()
+        rewards = rewards + coef[:, None] * H.detach()
     G = rewards_to_go(rewards, gamma, time_dim=0)
     adv = G - G.mean(dim=2, keepdim=True)  # b_t: the batch mean of G_t (per member)
     logp = torch.log_softmax(logits, dim=-1).gather(-1, actions[..., None])[..., 0]
-    per_member = -(logp * adv).mean(dim=(0, 2)) - alpha * H.mean(dim=(0, 2))
+    per_member = -(logp * adv).mean(dim=(0, 2)) - coef * H.mean(dim=(0, 2))
     return per_member.sum()
 
 

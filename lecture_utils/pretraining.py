@@ -6,8 +6,9 @@ so M runs (seeds, directions) train in one batched pass. Adam is element-wise, s
 exactly as M separate runs would. A layer with M = 1 broadcasts over any number of members (a shared
 trunk, as in the Actor-Mimic student).
 
-The loss (one member, batch of N rollouts of length T), `pg_loss` in `lecture_utils.policy_losses` (which
-homework 02 asks for, so grading can hide it; `pt.pg_loss` forwards there):
+The loss (one member, batch of N rollouts of length T), `entropy_pg_loss` in `lecture_utils.policy_losses`
+(which homework 02 asks for, so grading can hide it; `pt.entropy_pg_loss` forwards there), with the slide's
+temperature alpha passed as `entropy_coef`:
 
     L(theta) = -1/(TN) sum_{t,i} log pi_theta(a_t^i | s_t^i) (G_t^i - b_t) - alpha/(TN) sum_{t,i} H(pi_theta(.|s_t^i))
 
@@ -78,7 +79,7 @@ class MLPPolicy(nn.Module):
         self.features = nn.Sequential(nn.Linear(obs_dim, hidden), nn.Tanh(), nn.Linear(hidden, hidden), nn.Tanh())
         self.head = nn.Linear(hidden, n_actions)
 
-    members = 1  # so rollout() and train_pg() treat it as a one-member ensemble
+    members = 1  # so rollout_runners() and train_pg() treat it as a one-member ensemble
 
     def forward(self, obs: torch.Tensor) -> torch.Tensor:
         return self.head(self.features(obs))
@@ -156,7 +157,7 @@ def _task_directions(d, members: int) -> torch.Tensor | None:
 
 
 @torch.no_grad()
-def rollout(policy: nn.Module, n_envs: int, d=None, members: int | None = None, greedy: bool = False):
+def rollout_runners(policy: nn.Module, n_envs: int, d=None, members: int | None = None, greedy: bool = False):
     """Run `n_envs` runners per member for one episode.
 
     d: None (speed reward), an angle (radians) or one angle per member.
@@ -181,13 +182,15 @@ def rollout(policy: nn.Module, n_envs: int, d=None, members: int | None = None, 
     return torch.stack(all_obs), torch.stack(all_a), torch.stack(all_r), torch.stack(all_s)
 
 
-def train_pg(policy: nn.Module, iters: int, d=None, alpha: float = 0.0, n_envs: int = 256, lr: float = 1e-2,
-             gamma: float = 0.99, progress_desc: str | None = None, soft: bool = False,
+def train_pg(policy: nn.Module, iters: int, d=None, entropy_coef: float = 0.0, n_envs: int = 256,
+             lr: float = 1e-2, gamma: float = 0.99, progress_desc: str | None = None, soft: bool = False,
              loss_fn=None) -> np.ndarray:
     """Train `policy` in place with the entropy-regularised PG; returns mean episode return [iters, M].
 
-    loss_fn: optional replacement for `pg_loss` with the homework's signature
-    (logits [T, N, A], actions [T, N], rewards [T, N], gamma, alpha) -> scalar; one member only.
+    entropy_coef: the entropy weight (the slide's temperature alpha), a float or one per member [M].
+    loss_fn: optional replacement for `entropy_pg_loss` with the homework's signature
+    (logits [T, N, A], actions [T, N], rewards [T, N], gamma, alpha) -> scalar; one member only
+    (it receives entropy_coef as its `alpha`).
     """
     M = _members(policy)
     if loss_fn is not None and M != 1:
@@ -201,16 +204,16 @@ def train_pg(policy: nn.Module, iters: int, d=None, alpha: float = 0.0, n_envs: 
 
         steps = progress(steps, desc=progress_desc)
     for i in steps:
-        obs, actions, rewards, _ = rollout(policy, n_envs, d)
+        obs, actions, rewards, _ = rollout_runners(policy, n_envs, d)
         T, M, N, _ = obs.shape
         logits = policy(obs.permute(1, 0, 2, 3).reshape(M, T * N, -1)).reshape(M, T, N, -1).transpose(0, 1)
         if loss_fn is None:
-            from lecture_utils.policy_losses import pg_loss
+            from lecture_utils.policy_losses import entropy_pg_loss
 
-            loss = pg_loss(logits, actions, rewards, gamma, alpha, soft)
+            loss = entropy_pg_loss(logits, actions, rewards, gamma, entropy_coef, soft)
         else:
-            r = rewards + alpha * entropy(logits).detach() if soft else rewards  # the soft reward
-            loss = loss_fn(logits[:, 0], actions[:, 0], r[:, 0], gamma, alpha)
+            r = rewards + entropy_coef * entropy(logits).detach() if soft else rewards  # the soft reward
+            loss = loss_fn(logits[:, 0], actions[:, 0], r[:, 0], gamma, entropy_coef)
         opt.zero_grad()
         loss.backward()
         opt.step()
@@ -220,7 +223,7 @@ def train_pg(policy: nn.Module, iters: int, d=None, alpha: float = 0.0, n_envs: 
 
 def evaluate(policy: nn.Module, d=None, n_envs: int = 1024, greedy: bool = False) -> np.ndarray:
     """Mean episode return per member: shape [M]."""
-    _, _, rewards, _ = rollout(policy, n_envs, d, greedy=greedy)
+    _, _, rewards, _ = rollout_runners(policy, n_envs, d, greedy=greedy)
     return rewards.sum(0).mean(-1).numpy()
 
 
@@ -262,21 +265,22 @@ class OraclePolicy(nn.Module):
         return self.scale * (turn_score.repeat(1, 1, 2) - 10 * stumble)  # [M, N, 16]
 
 
-def oracle_return(d_angle: float, n_envs: int = 4096) -> float:
+def runner_oracle_return(d_angle: float, n_envs: int = 4096) -> float:
     """Mean return of OraclePolicy on direction d_angle: the reference "expert return"."""
     return float(evaluate(OraclePolicy([d_angle]), d_angle, n_envs=n_envs, greedy=True)[0])
 
 
-def plot_trajectories(ax, states: torch.Tensor, n: int = 20, color=None, label: str | None = None, alpha=0.5):
+def plot_trajectories(ax, states: torch.Tensor, n: int = 20, color=None, label: str | None = None,
+                      opacity: float = 0.5):
     """Paths (x, y) of the first `n` runners of states [T+1, N, 6]."""
     xy = states[:, :n, 0:2].numpy()
     for i in range(xy.shape[1]):
-        ax.plot(xy[:, i, 0], xy[:, i, 1], color=color, alpha=alpha, lw=1, label=label if i == 0 else None)
+        ax.plot(xy[:, i, 0], xy[:, i, 1], color=color, alpha=opacity, lw=1, label=label if i == 0 else None)
     ax.set_aspect("equal")
 
 
 def finetune(inits: dict[str, nn.Module], angles, iters: int, n_envs: int = 128, lr: float = 1e-2,
-             alpha: float = 0.0, progress_desc: str | None = None) -> tuple[dict[str, np.ndarray], dict]:
+             entropy_coef: float = 0.0, progress_desc: str | None = None) -> tuple[dict[str, np.ndarray], dict]:
     """Fine-tune every initial policy (each with S members = seeds) on every direction, all in one ensemble.
 
     inits: name -> policy with S members; angles: D directions (radians).
@@ -289,7 +293,7 @@ def finetune(inits: dict[str, nn.Module], angles, iters: int, n_envs: int = 128,
     S, D = S.pop(), len(angles)
     big = stack([inits[k] for k in names for _ in angles])
     d = torch.tensor([a for _ in names for a in angles]).repeat_interleave(S)
-    curve = train_pg(big, iters, d, alpha=alpha, n_envs=n_envs, lr=lr, progress_desc=progress_desc)
+    curve = train_pg(big, iters, d, entropy_coef=entropy_coef, n_envs=n_envs, lr=lr, progress_desc=progress_desc)
     curves = {k: curve.reshape(iters, len(names), D, S)[:, i] for i, k in enumerate(names)}
     nets = {k: [select_members(big, list(range((i * D + j) * S, (i * D + j + 1) * S))) for j in range(D)]
             for i, k in enumerate(names)}
@@ -313,9 +317,9 @@ def polar_histogram(ax, angles: np.ndarray, bins: int = 16, label: str | None = 
 
 
 def __getattr__(name: str):
-    """`pt.pg_loss`: forwarded to `lecture_utils.policy_losses` on first use (grading can hide that file alone)."""
-    if name == "pg_loss":
+    """`pt.entropy_pg_loss`: forwarded to `lecture_utils.policy_losses` on first use (grading can hide that file)."""
+    if name == "entropy_pg_loss":
         from lecture_utils import policy_losses
 
-        return policy_losses.pg_loss
+        return policy_losses.entropy_pg_loss
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

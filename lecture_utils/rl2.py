@@ -86,7 +86,7 @@ class Rollout:
 
 
 @torch.no_grad()
-def rollout(policy: RL2Policy, p: torch.Tensor, n: int, generator: torch.Generator | None = None,
+def rollout_bandits(policy: RL2Policy, p: torch.Tensor, n: int, generator: torch.Generator | None = None,
             greedy: bool = False) -> Rollout:
     """Run n pulls on each of the B bandit tasks p [B, k]; the hidden state carries over all pulls of a task."""
     B, k = p.shape
@@ -188,7 +188,7 @@ def train_rl2(cfg: RL2Config, progress=None, time_budget: float | None = None, s
     its = range(cfg.iters) if progress is None else progress(range(cfg.iters))
     for it in its:
         p = torch.rand(cfg.batch, cfg.k, generator=gen) if sample_tasks is None else sample_tasks(gen, cfg.batch, cfg.k)
-        ro = rollout(policy, p, cfg.n, gen)
+        ro = rollout_bandits(policy, p, cfg.n, gen)
         frac = it / max(cfg.iters - 1, 1)
         entropy_coef = cfg.entropy_start * max(0.0, 1.0 - frac / 0.8)  # annealed to 0 at 80% of training
         loss = a2c_loss(policy, ro, entropy_coef, cfg.value_coef, cfg.expected_reward, cfg.normalize_advantages,
@@ -208,7 +208,7 @@ def train_rl2(cfg: RL2Config, progress=None, time_budget: float | None = None, s
 def evaluate(policy: RL2Policy, p: np.ndarray, n: int, seed: int = 0, greedy: bool = False) -> np.ndarray:
     """Total reward of each task's trial: p [n_tasks, k] -> [n_tasks]."""
     gen = torch.Generator().manual_seed(seed)
-    ro = rollout(policy, torch.as_tensor(p, dtype=torch.get_default_dtype()), n, gen, greedy=greedy)
+    ro = rollout_bandits(policy, torch.as_tensor(p, dtype=torch.get_default_dtype()), n, gen, greedy=greedy)
     return ro.rewards.sum(1).numpy()
 
 

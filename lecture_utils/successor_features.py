@@ -143,13 +143,6 @@ def greedy(Q) -> np.ndarray:
     return (Q >= Q.max(axis=-1, keepdims=True) - TIE_TOL).argmax(axis=-1)
 
 
-def epsilon_greedy(Q, epsilon: float) -> np.ndarray:
-    """Probabilities [S, A]: greedy w.r.t. Q with probability 1 - epsilon, uniform otherwise."""
-    Q = np.asarray(Q)
-    A = Q.shape[-1]
-    return (1 - epsilon) * np.eye(A)[greedy(Q)] + epsilon / A
-
-
 def state_values(P, r, pi, gamma) -> np.ndarray:
     """V^pi [S] by the S x S linear solve V = r_pi + gamma P_pi V."""
     P, _ = _check_model(P)
@@ -203,12 +196,12 @@ def psi_monte_carlo(env, pi, gamma, s: int, a: int, n_episodes: int = 2000, hori
     return mean, half, G
 
 
-def psi_td(env, pi, gamma, n_steps: int = 4000, n_walkers: int = 64, alpha0: float = 1.0,
+def psi_td(env, pi, gamma, n_steps: int = 4000, n_walkers: int = 64, lr: float = 1.0,
            decay: float = 0.7, eval_every: int = 100, psi_exact=None, seed: int = 0):
-    """TD(0) learning of psi^pi (SARSA-style): psi(s,a) += alpha [phi + gamma psi(s',a') - psi(s,a)].
+    """TD(0) learning of psi^pi (SARSA-style): psi(s,a) += step [phi + gamma psi(s',a') - psi(s,a)].
 
     `n_walkers` parallel episodes with exploring starts (uniform (s, a) among non-terminal states);
-    step size alpha = alpha0 / n(s, a)^decay. If `psi_exact` is given, also returns the RMS error
+    step size step = lr / n(s, a)^decay (the slide's alpha). If `psi_exact` is given, also returns the RMS error
     curve measured every `eval_every` steps: (psi [S, A, d], steps [K], rmse [K]).
     """
     rng = np.random.default_rng(seed)
@@ -226,8 +219,8 @@ def psi_td(env, pi, gamma, n_steps: int = 4000, n_walkers: int = 64, alpha0: flo
         a2 = _sample_actions(pi, s2, rng)
         target = phi + gamma * psi[s2, a2] * (~term)[:, None]
         np.add.at(visits, (s, a), 1.0)
-        alpha = alpha0 / visits[s, a] ** decay
-        np.add.at(psi, (s, a), alpha[:, None] * (target - psi[s, a]))
+        step = lr / visits[s, a] ** decay
+        np.add.at(psi, (s, a), step[:, None] * (target - psi[s, a]))
         # finished episodes restart from a random (s, a): exploring starts
         n_new = int(term.sum())
         s2[term] = rng.choice(live, n_new)
@@ -310,12 +303,12 @@ def policy_iteration(P, r, gamma, pi0, max_iter: int = 100, values: list | None 
     return pi, visited
 
 
-def q_learning(env, w, gamma, Q0, n_steps: int = 3000, n_walkers: int = 16, alpha: float = 0.5,
+def q_learning(env, w, gamma, Q0, n_steps: int = 3000, n_walkers: int = 16, lr: float = 0.5,
                epsilon: float = 0.2, eval_every: int = 100, seed: int = 0, decay: float = 0.0):
     """Tabular Q-learning on task w from Q0 [S, A] with `n_walkers` parallel episodes.
 
-    Step size alpha / n(s, a)^decay, n(s, a) = number of updates of the pair so far (this one included):
-    decay = 0 is a constant step; 0.5 < decay <= 1 averages the sampling noise out (Robbins-Monro).
+    Step size lr / n(s, a)^decay (the slide's alpha), n(s, a) = number of updates of the pair so far (this one
+    included): decay = 0 is a constant step; 0.5 < decay <= 1 averages the sampling noise out (Robbins-Monro).
     Returns (Q [S, A], env_steps [K], returns [K]) with the exact return of the greedy policy every
     `eval_every` steps (step 0 included).
     """
@@ -332,7 +325,7 @@ def q_learning(env, w, gamma, Q0, n_steps: int = 3000, n_walkers: int = 16, alph
         s2, phi, term = env.sample_step(s, a, rng)
         target = phi @ w + gamma * Q[s2].max(axis=1) * (~term)
         np.add.at(n_updates, (s, a), 1.0)
-        np.add.at(Q, (s, a), alpha / n_updates[s, a] ** decay * (target - Q[s, a]))
+        np.add.at(Q, (s, a), lr / n_updates[s, a] ** decay * (target - Q[s, a]))
         s2[term] = rng.choice(live, int(term.sum()))
         s = s2
         if t % eval_every == 0:

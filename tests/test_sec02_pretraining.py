@@ -67,28 +67,28 @@ def test_reward_to_go_and_entropy_known_values():
     assert float(pt.entropy(torch.tensor([50.0, 0.0, 0.0]))) == pytest.approx(0.0, abs=1e-6)
 
 
-def test_pg_loss_matches_per_member_reference_and_alpha_per_member():
+def test_entropy_pg_loss_matches_per_member_reference_and_entropy_coef_per_member():
     T, M, N, A = 4, 3, 6, 5
     logits, actions = torch.randn(T, M, N, A), torch.randint(0, A, (T, M, N))
-    rewards, alphas = torch.randn(T, M, N), torch.tensor([0.0, 0.3, 1.0])
-    got = pt.pg_loss(logits, actions, rewards, 0.9, alphas)
-    want = sum(_ref_pg_loss(logits[:, m], actions[:, m], rewards[:, m], 0.9, float(alphas[m])) for m in range(M))
+    rewards, coefs = torch.randn(T, M, N), torch.tensor([0.0, 0.3, 1.0])
+    got = pt.entropy_pg_loss(logits, actions, rewards, 0.9, coefs)
+    want = sum(_ref_pg_loss(logits[:, m], actions[:, m], rewards[:, m], 0.9, float(coefs[m])) for m in range(M))
     torch.testing.assert_close(got, want)
     with pytest.raises(ValueError, match="expected logits"):
-        pt.pg_loss(logits[0], actions, rewards, 0.9, 0.1)
+        pt.entropy_pg_loss(logits[0], actions, rewards, 0.9, 0.1)
 
 
-def test_soft_pg_loss_adds_entropy_to_rewards():
+def test_soft_entropy_pg_loss_adds_entropy_to_rewards():
     T, M, N, A = 3, 1, 5, 4
     logits, actions, rewards = torch.randn(T, M, N, A), torch.randint(0, A, (T, M, N)), torch.randn(T, M, N)
-    soft = pt.pg_loss(logits, actions, rewards, 1.0, 0.5, soft=True)
-    manual = pt.pg_loss(logits, actions, rewards + 0.5 * pt.entropy(logits), 1.0, 0.5)
+    soft = pt.entropy_pg_loss(logits, actions, rewards, 1.0, 0.5, soft=True)
+    manual = pt.entropy_pg_loss(logits, actions, rewards + 0.5 * pt.entropy(logits), 1.0, 0.5)
     torch.testing.assert_close(soft, manual)
 
 
 def test_oracle_is_near_top_speed_in_every_direction():
     for a in (0.0, 2.0, math.pi, -2.5):
-        assert 16.0 < pt.oracle_return(a, n_envs=256) < 17.0  # 20 steps, top speed 1, ~3.5 lost accelerating
+        assert 16.0 < pt.runner_oracle_return(a, n_envs=256) < 17.0  # 20 steps, top speed 1, ~3.5 lost accelerating
     uniform = pt.PolicyNet(members=1)
     torch.nn.init.zeros_(uniform.head.weight), torch.nn.init.zeros_(uniform.head.bias)
     assert abs(pt.evaluate(uniform, 1.0, n_envs=512)[0]) < 0.5
@@ -107,7 +107,7 @@ def test_training_improves_and_finetune_shapes():
 
 def test_train_pg_with_a_custom_loss_and_mlp_policy():
     net = pt.MLPPolicy(hidden=8)
-    curve = pt.train_pg(net, 2, alpha=0.1, soft=True, n_envs=8, loss_fn=_ref_pg_loss)
+    curve = pt.train_pg(net, 2, entropy_coef=0.1, soft=True, n_envs=8, loss_fn=_ref_pg_loss)
     assert curve.shape == (2, 1)
     with pytest.raises(ValueError, match="one member"):
         pt.train_pg(pt.PolicyNet(members=2), 1, loss_fn=_ref_pg_loss)

@@ -259,6 +259,6 @@ def test_q_learning_decaying_step_size_runs_and_stays_near_gpi_start():
     env = FourRooms(slip=0.1)
     _, psis = sf.family(env, np.eye(env.d), 0.95)
     w = np.array([0.5, -0.3, 0.8])
-    _, _, returns = sf.q_learning(env, w, 0.95, sf.gpi_q(psis, w), n_steps=300, alpha=0.5, decay=0.7,
+    _, _, returns = sf.q_learning(env, w, 0.95, sf.gpi_q(psis, w), n_steps=300, lr=0.5, decay=0.7,
                                   epsilon=0.1, eval_every=100)
     assert returns.shape == (4,) and np.all(np.isfinite(returns))

@@ -127,7 +127,7 @@ def test_rl2_inputs_clear_errors():
 def test_policy_step_matches_sequence_and_checks_shapes():
     torch.manual_seed(0)
     pol = rl2.RL2Policy(k=3, hidden=8)
-    ro = rl2.rollout(pol, torch.rand(5, 3), 4, torch.Generator().manual_seed(0))
+    ro = rl2.rollout_bandits(pol, torch.rand(5, 3), 4, torch.Generator().manual_seed(0))
     assert ro.actions.shape == ro.rewards.shape == (5, 4) and ro.inputs.shape == (5, 4, 6)
     logits, values, hidden = pol.sequence(ro.inputs)
     assert logits.shape == (5, 4, 3) and values.shape == (5, 4)
@@ -135,7 +135,7 @@ def test_policy_step_matches_sequence_and_checks_shapes():
     with pytest.raises(ValueError, match="k \\+ 3"):
         pol.step(torch.zeros(5, 4), pol.initial_state(5))
     with pytest.raises(ValueError, match="k=3"):
-        rl2.rollout(pol, torch.rand(5, 2), 4)
+        rl2.rollout_bandits(pol, torch.rand(5, 2), 4)
 
 
 def test_a2c_improves_a_trivial_family():
@@ -149,7 +149,7 @@ def test_a2c_improves_a_trivial_family():
 
 def test_agreement_with_bayes_shape():
     pol = rl2.RL2Policy(k=2, hidden=8)
-    ro = rl2.rollout(pol, torch.rand(20, 2), 4, torch.Generator().manual_seed(0))
+    ro = rl2.rollout_bandits(pol, torch.rand(20, 2), 4, torch.Generator().manual_seed(0))
     agree = rl2.agreement_with_bayes(ro, bd.BayesOptimal(2, 4))
     assert agree.shape == (4,) and agree[0] == 1.0  # the first pull: both arms are optimal
 

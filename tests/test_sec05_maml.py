@@ -22,10 +22,10 @@ from lecture_utils.policy_gradient import (
     init_params,
     linear_feature_baseline,
     log_prob,
-    pg_loss,
+    per_task_pg_loss,
     reinforce_loss,
     rewards_to_go,
-    rollout,
+    rollout_point_nav,
 )
 from tests.conftest import ROOT
 
@@ -63,13 +63,15 @@ def test_batched_env_freezes_terminated_copies_with_zero_reward():
     goals = torch.tensor([[0.05, 0.0]])
     benv = BatchedPointNav(goals, n_traj=2)
     benv.reset()
-    _, r = benv.step(torch.tensor([[[0.05, 0.0], [0.0, 0.0]]]))  # copy 0 lands on the goal, copy 1 stays
-    assert benv.done.tolist() == [[True, False]] and r[0, 0].item() == pytest.approx(0.0, abs=1e-7)
-    obs, r = benv.step(torch.tensor([[[0.1, 0.1], [0.05, 0.0]]]))
+    _, r, term, trunc, _ = benv.step(torch.tensor([[[0.05, 0.0], [0.0, 0.0]]]))  # copy 0 lands on the goal
+    assert term.tolist() == [[True, False]] and r[0, 0].item() == pytest.approx(0.0, abs=1e-7)
+    assert not trunc.any()
+    obs, r, term, _, _ = benv.step(torch.tensor([[[0.1, 0.1], [0.05, 0.0]]]))
     assert torch.allclose(obs[0, 0], goals[0]) and r[0, 0].item() == 0.0  # no move, no cost after the end
-    assert benv.done.tolist() == [[True, True]]
+    assert term.tolist() == [[True, True]]  # terminated stays True: no autoreset
     benv.reset()
-    assert not benv.done.any()
+    *_, term, _, _ = benv.step(torch.zeros(1, 2, 2))
+    assert not term.any()
 
 
 def test_rollout_masks_the_steps_after_termination_and_pg_loss_ignores_them():
@@ -80,14 +82,14 @@ def test_rollout_masks_the_steps_after_termination_and_pg_loss_ignores_them():
         params["mu.2.bias"].copy_(torch.tensor([0.1, 0.0]))  # always move +0.1 along x
     theta = batch_params(params, 2)
     goals = torch.tensor([[0.3, 0.0], [-0.4, 0.2]])  # goal 0 reached after 3 steps, goal 1 never
-    b = rollout(model, theta, goals, n_traj=2, generator=torch.Generator().manual_seed(1), horizon=6)
+    b = rollout_point_nav(model, theta, goals, n_traj=2, generator=torch.Generator().manual_seed(1), horizon=6)
     assert b["mask"][0].tolist() == [[1, 1, 1, 0, 0, 0]] * 2 and b["mask"][1].eq(1).all()
     assert b["rewards"][0, :, 3:].eq(0).all()
     assert torch.allclose(b["positions"][0, :, -1], goals[0].expand(2, 2), atol=0.01)
-    before = pg_loss(model, theta, b)
+    before = per_task_pg_loss(model, theta, b)
     later = dict(b, actions=b["actions"].clone())
     later["actions"][0, :, 3:] += 5.0  # what the policy "did" after the episode ended must not matter
-    assert torch.allclose(pg_loss(model, theta, later), before)
+    assert torch.allclose(per_task_pg_loss(model, theta, later), before)
 
 
 def test_linear_feature_baseline_fits_returns_that_are_quadratic_in_the_state():
@@ -112,15 +114,15 @@ def test_pg_loss_with_the_time_baseline_is_the_homework_reinforce_loss():
     model = GaussianMLPPolicy(hidden=(8,), init_std=1.0, out_scale=1.0, action_scale=MAX_ACTION)
     theta = batch_params(init_params(model), 3)
     goals = sample_goals(3, torch.Generator().manual_seed(0))
-    b = rollout(model, theta, goals, n_traj=4, generator=torch.Generator().manual_seed(1), horizon=12)
+    b = rollout_point_nav(model, theta, goals, n_traj=4, generator=torch.Generator().manual_seed(1), horizon=12)
     assert b["mask"].eq(1).all()  # nobody reaches a goal in 12 random steps here
     lp = log_prob(model, theta, b["obs"], b["actions"])
     want = reinforce_loss(lp, b["rewards"], 0.9)
-    assert torch.allclose(pg_loss(model, theta, b, 0.9, normalize=False, baseline="time"), want, atol=1e-6)
-    linear = pg_loss(model, theta, b, 0.9, normalize=False)
+    assert torch.allclose(per_task_pg_loss(model, theta, b, 0.9, normalize=False, baseline="time"), want, atol=1e-6)
+    linear = per_task_pg_loss(model, theta, b, 0.9, normalize=False)
     assert linear.shape == (3,) and not torch.allclose(linear, want)
     with pytest.raises(ValueError, match="baseline must be"):
-        pg_loss(model, theta, b, baseline="mean")
+        per_task_pg_loss(model, theta, b, baseline="mean")
 
 
 def test_point_nav_draws_goals_in_the_square_and_rejects_bad_shapes():
@@ -140,7 +142,7 @@ def test_batched_env_matches_the_gymnasium_env():
     benv = BatchedPointNav(goals, n_traj=3)
     benv.reset()
     acts = torch.randn(2, 3, 2, generator=torch.Generator().manual_seed(0)) * 0.2
-    _, r = benv.step(acts)
+    _, r, *_ = benv.step(acts)
     for i in range(2):
         env = PointNavEnv(goal=goals[i].numpy())
         env.reset()
@@ -185,7 +187,7 @@ def test_log_prob_matches_torch_distributions_and_rollout_shapes():
     model = GaussianMLPPolicy(init_std=0.3)
     theta = batch_params(init_params(model), 2)
     goals = torch.tensor([[0.1, 0.2], [0.3, -0.4]])
-    b = rollout(model, theta, goals, n_traj=4, generator=torch.Generator().manual_seed(1), horizon=7)
+    b = rollout_point_nav(model, theta, goals, n_traj=4, generator=torch.Generator().manual_seed(1), horizon=7)
     assert b["obs"].shape == (2, 4, 7, 2) and b["actions"].shape == (2, 4, 7, 2)
     assert b["rewards"].shape == (2, 4, 7) and b["positions"].shape == (2, 4, 8, 2)
     lp = log_prob(model, theta, b["obs"], b["actions"])
@@ -193,7 +195,7 @@ def test_log_prob_matches_torch_distributions_and_rollout_shapes():
     want = torch.distributions.Normal(mean, 0.3).log_prob(b["actions"]).sum(-1)
     assert torch.allclose(lp, want, atol=1e-5)
     # the same seed gives the same rollouts
-    b2 = rollout(model, theta, goals, n_traj=4, generator=torch.Generator().manual_seed(1), horizon=7)
+    b2 = rollout_point_nav(model, theta, goals, n_traj=4, generator=torch.Generator().manual_seed(1), horizon=7)
     assert torch.equal(b["rewards"], b2["rewards"])
 
 
@@ -202,7 +204,7 @@ def test_rollout_scales_actions_like_rllab_normalize():
     model = GaussianMLPPolicy(hidden=(4,), init_std=1.0, out_scale=1.0, action_scale=MAX_ACTION)
     theta = batch_params(init_params(model), 1)
     goals = torch.tensor([[0.2, -0.3]])
-    b = rollout(model, theta, goals, n_traj=3, generator=torch.Generator().manual_seed(1), horizon=5)
+    b = rollout_point_nav(model, theta, goals, n_traj=3, generator=torch.Generator().manual_seed(1), horizon=5)
     moves = b["positions"].diff(dim=2)
     assert torch.allclose(moves, (MAX_ACTION * b["actions"]).clamp(-MAX_ACTION, MAX_ACTION), atol=1e-6)
     assert GaussianMLPPolicy().action_scale == 1.0  # default: the env gets the sampled action itself
@@ -290,7 +292,7 @@ def test_maml_rl_loss_and_adaptation_shapes():
     assert loss2.ndim == 0 and torch.equal(after2, after)  # the same first step, then one more
     rets = maml.adapt_rl(model, theta, goals, 4, 0.5, steps=2, generator=torch.Generator().manual_seed(2))
     assert rets.shape == (3, 3)
-    assert (maml.oracle_return(goals) > rets.max()).all()
+    assert (maml.point_nav_oracle_return(goals) > rets.max()).all()
     ev = maml.compare_adaptation(model, {"a": theta}, 0.5, steps=1, n_goals=2, n_traj=2, seeds=(0, 1))
     assert ev["a"].shape == (2, 2) and ev["oracle"].shape == (2, 1)
     fixed = torch.tensor([[0.1, 0.2], [-0.3, 0.4], [0.0, -0.1]])

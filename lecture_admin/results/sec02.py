@@ -22,16 +22,16 @@ ITERS = 40
 
 
 def _reach(curve: np.ndarray, d: float) -> np.ndarray:
-    return pt.iterations_to_reach(curve, 0.9 * pt.oracle_return(d)).astype(float)
+    return pt.iterations_to_reach(curve, 0.9 * pt.runner_oracle_return(d)).astype(float)
 
 
 def results() -> list[dict]:
     lecture_utils.setup(seed=0)
     S = SEEDS
     pretrained = pt.PolicyNet(members=2 * S)
-    pt.train_pg(pretrained, iters=80, alpha=torch.tensor([0.2] * S + [0.0] * S), n_envs=256, soft=True)
+    pt.train_pg(pretrained, iters=80, entropy_coef=torch.tensor([0.2] * S + [0.0] * S), n_envs=256, soft=True)
     maxent, collapsed = pt.select_members(pretrained, [0, 1, 2]), pt.select_members(pretrained, [3, 4, 5])
-    H = [pt.direction_entropy(a) for a in pt.running_directions(pt.rollout(pretrained, 2000)[3])]
+    H = [pt.direction_entropy(a) for a in pt.running_directions(pt.rollout_runners(pretrained, 2000)[3])]
     curves, finetuned = pt.finetune({"maxent": maxent, "collapsed": collapsed, "scratch": pt.PolicyNet(members=S)},
                                     DIRECTIONS, iters=ITERS)
     reach = {k: np.stack([_reach(v[:, j], d) for j, d in enumerate(DIRECTIONS)]) for k, v in curves.items()}

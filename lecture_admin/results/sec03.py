@@ -48,7 +48,7 @@ def results() -> list[dict]:
     never_worse = np.all(res["gpi"][:, None] >= res["family"] - 1e-10, axis=1)
     from_gpi, from_scratch = sf.finetune_curves(env, psis, tasks, GAMMA, n_iter=10)
     steps = lambda c: np.argmax(c >= 1 - 1e-9, axis=1).mean()  # noqa: E731
-    ql_steps, ql_gpi, ql_zero = sf.q_learning_curves(env, psis, tasks[:10], GAMMA, alpha=0.2, epsilon=0.1)
+    ql_steps, ql_gpi, ql_zero = sf.q_learning_curves(env, psis, tasks[:10], GAMMA, lr=0.2, epsilon=0.1)
 
     return [
         _row("max |Q^pi - w^T psi^pi| (direct evaluation vs SF)", q_err, 1e-8, "upper bound"),

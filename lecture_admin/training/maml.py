@@ -9,7 +9,7 @@ and saves both parameter dicts, the config and the training curves to lecture_ut
 clipped and the learning rate decayed along a cosine (the paper used TRPO). As in the paper's code, the policy acts in
 units of the action box (the environment gets 0.1 * a, so sigma = 1 means moves with a spread of 0.1 rather than
 saturated random +-0.1 jumps), episodes end within 0.01 of the goal, and the policy gradient uses a linear feature
-baseline (lecture_utils.policy_gradient.pg_loss).
+baseline (lecture_utils.policy_gradient.per_task_pg_loss).
 The shipped checkpoints: `lecture train maml --seed S` for S in 0, 1, 2 (about 2 minutes each on 2 cores).
 """
 
@@ -52,7 +52,13 @@ def train(kind: str, config: dict, seed: int, log=print) -> tuple[dict, list]:
     """Train "maml" or "pretrained"; returns (params, history of (iteration, return before, return after))."""
     from lecture_utils.envs.point_nav import sample_goals
     from lecture_utils.maml import maml_rl_loss
-    from lecture_utils.policy_gradient import average_return, batch_params, init_params, pg_loss, rollout
+    from lecture_utils.policy_gradient import (
+        average_return,
+        batch_params,
+        init_params,
+        per_task_pg_loss,
+        rollout_point_nav,
+    )
 
     torch.manual_seed(seed)
     model = make_maml_policy(config)
@@ -72,8 +78,8 @@ def train(kind: str, config: dict, seed: int, log=print) -> tuple[dict, list]:
             after = float(after.mean())
         else:
             tb = batch_params(theta, len(goals))
-            batch = rollout(model, tb, goals, config["n_traj"], gen)
-            loss = pg_loss(model, tb, batch, config["gamma"]).mean()
+            batch = rollout_point_nav(model, tb, goals, config["n_traj"], gen)
+            loss = per_task_pg_loss(model, tb, batch, config["gamma"]).mean()
             before, after = average_return(batch["rewards"]), float("nan")
         opt.zero_grad()
         loss.backward()

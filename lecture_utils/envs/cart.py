@@ -80,28 +80,43 @@ def sample_starts(n: int, rng: np.random.Generator) -> np.ndarray:
 
 
 class BatchedCart:
-    """B carts with their own parameters, stepped together. Same names as Gymnasium, arrays with a leading B."""
+    """B carts with their own parameters, stepped together (the vector API of `lecture_utils.envs`).
+
+    reset(seed=None, options=None) -> (obs [B, 2], {}): every cart at rest at `options["x0"]` ([B]), or at
+    starts drawn with `sample_starts` from `seed`.
+    step(u [B]) -> (obs [B, 2], reward [B], terminated [B], truncated [B], {}): no cart terminates; all
+    truncate together after HORIZON steps.
+    """
 
     def __init__(self, params):
         self.params = check_params(params, batched=True)
         self.num_envs = self.params.shape[0]
 
-    def reset(self, x0) -> np.ndarray:
-        """Start every cart at rest at x0 (shape [B]); returns observations [B, 2]."""
-        x0 = np.asarray(x0, dtype=float)
+    def reset(self, *, seed: int | None = None, options: dict | None = None) -> tuple[np.ndarray, dict]:
+        if options and "x0" in options:
+            x0 = np.asarray(options["x0"], dtype=float)
+        else:
+            x0 = sample_starts(self.num_envs, np.random.default_rng(seed))
         if x0.shape != (self.num_envs,):
             raise ValueError(f"x0 must have shape [{self.num_envs}], got {x0.shape}")
         self.x, self.v = x0.copy(), np.zeros(self.num_envs)
         self.history = np.zeros((self.num_envs, MAX_DELAY))
-        return self.obs()
+        self.t = 0
+        return self.obs(), {}
 
     def obs(self) -> np.ndarray:
         return np.stack([self.x, self.v], axis=1)
 
-    def step(self, u):
-        """u: [B] actions in [-1, 1]. Returns (obs [B, 2], reward [B])."""
-        self.x, self.v, self.history, r = cart_step(self.x, self.v, self.history, np.asarray(u, float), self.params)
-        return self.obs(), r
+    def step(self, actions):
+        """actions: [B] forces in [-1, 1] (clipped)."""
+        u = np.asarray(actions, dtype=float)
+        if u.shape != (self.num_envs,):
+            raise ValueError(f"actions must have shape [{self.num_envs}] (one force per cart), got {u.shape}")
+        self.x, self.v, self.history, r = cart_step(self.x, self.v, self.history, u, self.params)
+        self.t += 1
+        terminated = np.zeros(self.num_envs, dtype=bool)
+        truncated = np.full(self.num_envs, self.t >= HORIZON)
+        return self.obs(), r, terminated, truncated, {}
 
 
 class CartEnv(gym.Env):

@@ -42,6 +42,8 @@ THRUST = 0.25
 DRAG = 0.25
 NOISE = 0.15
 HORIZON = 20
+# Observation bounds: a compass, the body-frame velocity (|v| <= THRUST / DRAG, plus a margin for round-off), a leg.
+OBS_HIGH = np.array([1.0, 1.0, 1.001 * THRUST / DRAG, 1.001 * THRUST / DRAG, 1.0], dtype=np.float32)
 
 
 def direction(angle: float | torch.Tensor) -> torch.Tensor:
@@ -98,29 +100,38 @@ def reward(next_state: torch.Tensor, d: torch.Tensor | None = None) -> torch.Ten
 
 
 class BatchedPlanarRunner:
-    """`n` runners stepped together in torch, with the Gymnasium names (reset/step).
+    """`num_envs` runners stepped together in torch (the vector API of `lecture_utils.envs`).
 
-    `d`: None for the pretraining reward (speed), else directions of shape [2] or [n, 2].
+    `d`: None for the pretraining reward (speed), else directions of shape [2] or [num_envs, 2].
+    reset(seed=None, options=None) -> (obs [num_envs, 5], {}); a seed gives the heading noise its own
+    generator (without one, torch's global generator draws it).
+    step(actions [num_envs] int) -> (obs, reward, terminated, truncated, {}), each [num_envs]: no runner
+    terminates; all truncate together after `horizon` steps.
     """
 
-    def __init__(self, n: int, d: torch.Tensor | None = None, horizon: int = HORIZON):
-        if n < 1:
-            raise ValueError(f"need at least one runner, got n={n}")
-        self.n, self.horizon = n, horizon
-        self.d = None if d is None else torch.as_tensor(d, dtype=torch.get_default_dtype()).expand(n, 2)
-        self.state = initial_state(n)
+    def __init__(self, num_envs: int, d: torch.Tensor | None = None, horizon: int = HORIZON):
+        if num_envs < 1:
+            raise ValueError(f"need at least one runner, got num_envs={num_envs}")
+        self.num_envs, self.horizon = num_envs, horizon
+        self.d = None if d is None else torch.as_tensor(d, dtype=torch.get_default_dtype()).expand(num_envs, 2)
+        self.state = initial_state(num_envs)
         self.t = 0
+        self._generator: torch.Generator | None = None
 
-    def reset(self) -> tuple[torch.Tensor, dict]:
-        self.state, self.t = initial_state(self.n), 0
+    def reset(self, *, seed: int | None = None, options: dict | None = None) -> tuple[torch.Tensor, dict]:
+        if seed is not None:
+            self._generator = torch.Generator().manual_seed(seed)
+        self.state, self.t = initial_state(self.num_envs), 0
         return observe(self.state), {}
 
-    def step(self, action: torch.Tensor):
-        self.state = step_dynamics(self.state, action, NOISE * torch.randn(self.n))
+    def step(self, actions: torch.Tensor):
+        eps = NOISE * torch.randn(self.num_envs, generator=self._generator)
+        self.state = step_dynamics(self.state, actions, eps)
         self.t += 1
         r = reward(self.state, self.d)
-        truncated = torch.full((self.n,), self.t >= self.horizon)
-        return observe(self.state), r, torch.zeros(self.n, dtype=torch.bool), truncated, {}
+        terminated = torch.zeros(self.num_envs, dtype=torch.bool)
+        truncated = torch.full((self.num_envs,), self.t >= self.horizon)
+        return observe(self.state), r, terminated, truncated, {}
 
 
 class PlanarRunnerEnv(gym.Env):
@@ -135,15 +146,18 @@ class PlanarRunnerEnv(gym.Env):
     def __init__(self, d_angle: float | None = None, horizon: int = HORIZON):
         self.d = None if d_angle is None else direction(float(d_angle))
         self.horizon = horizon
-        self.observation_space = gym.spaces.Box(-np.inf, np.inf, shape=(OBS_DIM,), dtype=np.float32)
+        self.observation_space = gym.spaces.Box(-OBS_HIGH, OBS_HIGH, dtype=np.float32)
         self.action_space = gym.spaces.Discrete(N_ACTIONS)
         self.state = initial_state(1)
         self.t = 0
 
+    def _obs(self) -> np.ndarray:
+        return observe(self.state)[0].numpy().astype(np.float32)  # float32 even when torch defaults to float64
+
     def reset(self, *, seed: int | None = None, options: dict | None = None):
         super().reset(seed=seed)
         self.state, self.t = initial_state(1), 0
-        return observe(self.state)[0].numpy(), {"position": self.state[0, :2].numpy().copy()}
+        return self._obs(), {"position": self.state[0, :2].numpy().copy()}
 
     def step(self, action):
         if isinstance(action, bool) or not isinstance(action, (int, np.integer)) or not 0 <= action < N_ACTIONS:
@@ -152,6 +166,6 @@ class PlanarRunnerEnv(gym.Env):
         self.state = step_dynamics(self.state, torch.tensor([int(action)]), eps)
         self.t += 1
         r = float(reward(self.state, self.d)[0])
-        obs = observe(self.state)[0].numpy()
+        obs = self._obs()
         info = {"position": self.state[0, :2].numpy().copy(), "slip": float(eps[0])}
         return obs, r, False, self.t >= self.horizon, info

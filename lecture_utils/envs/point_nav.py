@@ -76,11 +76,14 @@ class PointNavEnv(gym.Env):
 
 
 class BatchedPointNav:
-    """n_tasks x n_traj independent copies; goals [n_tasks, 2]. Same names as the Gymnasium env.
+    """n_tasks x n_traj independent copies; goals [n_tasks, 2] (the vector API of `lecture_utils.envs`,
+    with the batch laid out as [n_tasks, n_traj]: num_envs = n_tasks * n_traj).
 
-    reset() -> obs [n_tasks, n_traj, 2]; step(actions [n_tasks, n_traj, 2]) -> (obs, reward [n_tasks, n_traj]).
-    A copy whose episode has terminated (within GOAL_TOLERANCE of its goal) stays put and gets reward 0;
-    `done` [n_tasks, n_traj] says which copies have terminated.
+    reset(seed=None, options=None) -> (obs [n_tasks, n_traj, 2], {}) (the dynamics are deterministic:
+    `seed` is accepted for the common API and unused).
+    step(actions [n_tasks, n_traj, 2]) -> (obs, reward, terminated, truncated, {}), the last three
+    [n_tasks, n_traj]. No autoreset: a copy whose episode has terminated (within GOAL_TOLERANCE of its goal)
+    stays put, gets reward 0 and keeps terminated=True; the others truncate after `horizon` steps.
     """
 
     def __init__(self, goals: torch.Tensor, n_traj: int, horizon: int = HORIZON):
@@ -89,26 +92,29 @@ class BatchedPointNav:
             raise ValueError(f"goals must have shape [n_tasks, 2], got {tuple(goals.shape)}")
         self.goals = goals
         self.n_tasks, self.n_traj, self.horizon = goals.shape[0], int(n_traj), int(horizon)
-        self.pos = torch.zeros(self.n_tasks, self.n_traj, 2)
-        self.done = torch.zeros(self.n_tasks, self.n_traj, dtype=torch.bool)
+        self.num_envs = self.n_tasks * self.n_traj
+        self.reset()
 
-    def reset(self) -> torch.Tensor:
+    def reset(self, *, seed: int | None = None, options: dict | None = None) -> tuple[torch.Tensor, dict]:
         self.pos = torch.zeros(self.n_tasks, self.n_traj, 2)
-        self.done = torch.zeros(self.n_tasks, self.n_traj, dtype=torch.bool)
-        return self.pos.clone()
+        self._terminated = torch.zeros(self.n_tasks, self.n_traj, dtype=torch.bool)
+        self.t = 0
+        return self.pos.clone(), {}
 
-    def step(self, actions: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    def step(self, actions: torch.Tensor):
         if actions.shape != self.pos.shape:
             raise ValueError(f"actions must have shape {tuple(self.pos.shape)}, got {tuple(actions.shape)}")
-        alive = ~self.done
+        alive = ~self._terminated
         self.pos = self.pos + alive[..., None] * actions.clamp(-MAX_ACTION, MAX_ACTION)
         offset = self.pos - self.goals[:, None, :]
         reward = -torch.linalg.norm(offset, dim=-1) * alive
-        self.done = self.done | (offset.abs() < GOAL_TOLERANCE).all(-1)
-        return self.pos.clone(), reward
+        self._terminated = self._terminated | (offset.abs() < GOAL_TOLERANCE).all(-1)
+        self.t += 1
+        truncated = ~self._terminated & (self.t >= self.horizon)
+        return self.pos.clone(), reward, self._terminated.clone(), truncated, {}
 
 
-def plot_paths(ax, positions, goal=None, color=None, label: str | None = None, alpha: float = 0.5):
+def plot_paths(ax, positions, goal=None, color=None, label: str | None = None, opacity: float = 0.5):
     """Draw paths positions [N, H + 1, 2] (from the origin), the goal as a star, and the goal square."""
     from matplotlib.patches import Rectangle
 
@@ -116,7 +122,7 @@ def plot_paths(ax, positions, goal=None, color=None, label: str | None = None, a
     if positions.ndim != 3 or positions.shape[-1] != 2:
         raise ValueError(f"positions must have shape [n_traj, H + 1, 2], got {positions.shape}")
     for n, path in enumerate(positions):
-        (line,) = ax.plot(path[:, 0], path[:, 1], color=color, alpha=alpha, lw=1, label=label if n == 0 else None)
+        (line,) = ax.plot(path[:, 0], path[:, 1], color=color, alpha=opacity, lw=1, label=label if n == 0 else None)
         color = line.get_color()
     if goal is not None:
         g = np.asarray(goal)

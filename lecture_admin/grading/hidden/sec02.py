@@ -5,7 +5,7 @@ arrays, the harness builds the tensors or the pretrained network in the kernel, 
 and returns plain results (values, gradients, parameter counts, outputs before and after a training step).
 The references are computed here, on cases drawn from the grading seed (`case_rng`).
 
-Library: `lecture_utils.policy_losses` (pg_loss answers 2.1, policy_regression_loss 2.2) is masked in the
+Library: `lecture_utils.policy_losses` (entropy_pg_loss answers 2.1, policy_regression_loss 2.2) is masked in the
 grading kernel; `pretraining` and `actor_mimic` (networks, rollouts, training loops) stay available. 2.3 has
 no course function that answers it (`pt.new_head_policy` builds ensemble heads, which fail the part).
 """
