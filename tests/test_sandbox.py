@@ -169,7 +169,7 @@ def test_timeout_interrupts_or_kills_and_restart_recovers(tmpdirs):
 def test_os_exit_is_dead_then_restart(tmpdirs):
     with SandboxKernel(tmpdirs(), SandboxConfig(isolate=False)) as kernel:
         assert kernel.run_cell("import os; os._exit(1)", timeout=10).status == "dead"
-        assert kernel.evaluate("1", timeout=10) == Reply(False, None, "kernel died")
+        assert kernel.evaluate("1", timeout=10) == Reply(False, None, "kernel died", "KernelDied")
         kernel.restart()
         assert kernel.evaluate("1", timeout=10).value == 1
 
