@@ -41,15 +41,20 @@ def test_lane_covers_every_notebook_but_the_getting_started_ones():
     assert every - set(WITH_TRAINING) == {"notebooks/00_getting_started.ipynb", "solutions/00_getting_started.ipynb"}
 
 
-@pytest.mark.slow
-def test_notebooks_reproduce_under_other_cpu_kernels():
+def run_under_other_kernels(paths: list[str]) -> None:
     if all(os.environ.get(k) == v for k, v in OTHER_KERNELS.items()):
         pytest.skip("this run already uses the other kernels: the main nbval pass is the cross-kernel pass")
     env = {**os.environ, **OTHER_KERNELS, "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT),
                                                                                      os.environ.get("PYTHONPATH")]))}
     # pyproject's addopts supply --nbval and the sanitizer; -p no:xdist: one kernel at a time, in file order.
-    cmd = [sys.executable, "-m", "pytest", "-p", "no:xdist", "-q", "--no-header", "-rf", *WITH_TRAINING]
+    cmd = [sys.executable, "-m", "pytest", "-p", "no:xdist", "-q", "--no-header", "-rf", *paths]
     proc = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True, timeout=1200)
     assert proc.returncode == 0, (
         f"nbval under {' '.join(f'{k}={v}' for k, v in OTHER_KERNELS.items())} failed:\n{proc.stdout[-6000:]}"
     )
+
+
+@pytest.mark.slow
+def test_lecture_notebooks_reproduce_under_other_cpu_kernels():
+    """(The solutions' lane is tests/test_cross_kernel_solutions.py: a second file, so xdist runs both at once.)"""
+    run_under_other_kernels([p for p in WITH_TRAINING if p.startswith("notebooks/")])
