@@ -385,6 +385,7 @@ class SandboxKernel:
                                           stderr=subprocess.STDOUT, start_new_session=True)
         ctx = zmq.Context()
         ctx.setsockopt(zmq.MAXMSGSIZE, MAX_MSG)
+        ctx.setsockopt(zmq.LINGER, 0)  # never block on close (or in a garbage-collected context) for a dead kernel
         self._kc = BlockingKernelClient(context=ctx)
         self._kc.load_connection_file(conn)
         self._kc.start_channels(stdin=False, hb=False)
