@@ -93,7 +93,7 @@ def test(rest: list[str]) -> int:
     if "--quick" in rest:
         rest = [a for a in rest if a != "--quick"]
         rest = ["-m", "not slow and not browser", "tests", "notebooks/00_getting_started.ipynb", *rest]
-    return subprocess.call([str(PY), "-m", "pytest", "-n", "2", "--dist", "loadfile", "-rs", *rest], cwd=ROOT)
+    return subprocess.call([str(PY), "-m", "pytest", "-n", "2", "--dist", "loadfile", "-rfEs", *rest], cwd=ROOT)
 
 
 def main(argv: list[str]) -> int:

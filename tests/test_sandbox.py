@@ -329,3 +329,26 @@ def test_torch_training_fits_the_default_limits(tmpdirs):
                 "    opt.zero_grad(); loss.backward(); opt.step()")
         assert kernel.run_cell(code, timeout=120).status == "ok"
         assert kernel.evaluate("loss", timeout=10).value < 1.0
+
+
+@needs_isolation
+@pytest.mark.slow
+def test_a_course_under_tmp_is_exposed_masked_and_hidden(tmpdirs):
+    """A checkout in /tmp (a CI clone): the private /tmp brings back what the kernel needs (`expose`), and the
+    masks and hidden folders inside it still apply."""
+    course = tmpdirs()
+    pkg = course / "coursepkg"
+    pkg.mkdir()
+    (pkg / "__init__.py").write_text("")
+    (pkg / "answer.py").write_text("X = 42\n")
+    (pkg / "helper.py").write_text("Y = 7\n")
+    secret = course / "solutions"
+    secret.mkdir()
+    (secret / "key.txt").write_text("the answer")
+    cfg = SandboxConfig(expose=(pkg,), hide=(secret,), mask={pkg / "answer.py": "write it yourself"})
+    with SandboxKernel(tmpdirs(), cfg) as kernel:
+        kernel.run_cell(f"import sys; sys.path.insert(0, {str(course)!r})", timeout=30)
+        assert kernel.evaluate("__import__('coursepkg.helper').helper.Y", timeout=30).value == 7
+        masked = kernel.evaluate("__import__('coursepkg.answer').answer.X", timeout=30)
+        assert not masked.ok and masked.ename == "CourseAnswerUnavailable"
+        assert kernel.evaluate(f"__import__('os').path.exists({str(secret / 'key.txt')!r})", timeout=30).value is False

@@ -112,7 +112,8 @@ def grade_submission(path: Path, homeworks: list[Homework], homework: Homework |
     result.messages += messages
     result.notes += notes
     config = SandboxConfig(memory_mb=limits.memory_mb, cpu_seconds=int(limits.total_timeout * 2),
-                           hide=_hidden_dirs((path.resolve().parent, *hide)), mask=_masks(hw), isolate=isolate)
+                           hide=_hidden_dirs((path.resolve().parent, *hide)), mask=_masks(hw), isolate=isolate,
+                           expose=(Path(lecture_utils.__file__).resolve().parent,))
     tmp = Path(tempfile.mkdtemp(prefix="lecture-grade-"))
     try:
         os.chmod(tmp, 0o711)  # the kernel's user may pass through to its workdir, not list or read the rest

@@ -65,6 +65,7 @@ class SandboxConfig:
     hide: tuple[Path, ...] = ()  # directories that appear empty (read-only tmpfs) in the kernel
     mask: dict[Path, str] = field(default_factory=dict)  # python file -> ImportError message on import
     isolate: bool = True  # False: plain kernel with rlimits only (protocol tests)
+    expose: tuple[Path, ...] = ()  # folders the kernel needs even if they sit under a covered /tmp (the course)
 
 
 @dataclass
@@ -355,7 +356,10 @@ class SandboxKernel:
         # Fresh tmpfs over these in the kernel, with the listed paths bound back: a private /tmp (nothing left for the
         # next job of this slot), and, if the interpreter lives under a directory the job user cannot enter (here
         # pyenv under /root, 0700), that directory hidden except for the interpreter's prefix.
-        covers = [[d, "1777", [str(p) for p in (self.workdir, sockdir) if p.is_relative_to(d)]]
+        # What the kernel needs from under a covered folder comes back: its workdir and sockets, the venv, and
+        # `expose` (the course package, when the checkout itself lives in /tmp, as a CI clone may).
+        needed = [self.workdir, sockdir, Path(sys.prefix).resolve(), *(Path(p).resolve() for p in cfg.expose)]
+        covers = [[d, "1777", [str(p) for p in needed if p.is_relative_to(d) and p.exists()]]
                   for d in ("/tmp", "/var/tmp", "/dev/shm", "/run/lock") if os.path.isdir(d)]
         base = Path(sys.base_prefix)
         top = next((p for p in [*reversed(base.parents), base] if not p.stat().st_mode & 0o001), None)
@@ -612,18 +616,20 @@ def _launch(spec_path: str) -> None:
             _mount(None, "/", None, MS_REC | MS_PRIVATE)  # nothing below propagates to the grader's mounts
             _mount("proc", "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC)
             status["proc"] = True
-            for d in filter(os.path.isdir, spec["hide"]):
-                _mount("tmpfs", d, "tmpfs", MS_NOSUID | MS_NODEV | MS_NOEXEC | MS_RDONLY, "size=16k,mode=0755")
-            for target, src in spec["mask"]:
-                if os.path.exists(target):
-                    _mount(src, target, None, MS_BIND)
-            for top, mode, keep in spec["covers"]:
+            masks = [(t, os.open(src, os.O_PATH)) for t, src in spec["mask"]]  # the sources live in the job's /tmp dir
+            for top, mode, keep in spec["covers"]:  # first: hiding and masking then apply to what is bound back
                 fds = [os.open(p, os.O_PATH) for p in keep]  # handles on what `top` is about to cover
                 _mount("tmpfs", top, "tmpfs", MS_NOSUID | MS_NODEV, f"size={spec['tmp_mb']}m,mode={mode}")
                 for path, fd in zip(keep, fds):
-                    os.makedirs(path, mode=0o755)
+                    os.makedirs(path, mode=0o755, exist_ok=True)
                     _mount(f"/proc/self/fd/{fd}", path, None, MS_BIND | MS_REC)
                     os.close(fd)
+            for d in filter(os.path.isdir, spec["hide"]):
+                _mount("tmpfs", d, "tmpfs", MS_NOSUID | MS_NODEV | MS_NOEXEC | MS_RDONLY, "size=16k,mode=0755")
+            for target, fd in masks:
+                if os.path.exists(target):
+                    _mount(f"/proc/self/fd/{fd}", target, None, MS_BIND)
+                os.close(fd)
             status["masked"] = True
         except OSError as e:
             status["errors"].append(str(e))
