@@ -8,6 +8,17 @@ import pytest
 ROOT = Path(__file__).resolve().parent.parent
 
 
+def _never_block_on_a_garbage_collected_zmq_context() -> None:
+    """A kernel client's zmq context collected while a failing test is reported must not hang the run forever
+    (Context.__del__ -> term() waits on sockets with infinite linger): leak it instead, the process ends soon."""
+    import zmq
+
+    zmq.Context.__del__ = lambda self: None
+
+
+_never_block_on_a_garbage_collected_zmq_context()
+
+
 @pytest.fixture(scope="session")
 def root() -> Path:
     return ROOT

@@ -216,7 +216,8 @@ def jailed():
     py_compile.compile(str(pkg / "instructor.py"))  # a .pyc beside it must not be loadable either
     (work := base / "work").mkdir()
     (work / "link").symlink_to(secret / "key.txt")  # chowning the workdir must not follow it
-    config = SandboxConfig(hide=(hidden,), mask={pkg / "instructor.py": "not available while grading"})
+    # expose: a checkout under /tmp (a CI clone) is otherwise covered by the kernel's private /tmp
+    config = SandboxConfig(hide=(hidden,), mask={pkg / "instructor.py": "not available while grading"}, expose=(base,))
     try:
         with SandboxKernel(work, config, slot=SLOT) as kernel:
             yield kernel, base
