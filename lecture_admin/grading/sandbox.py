@@ -16,6 +16,7 @@ import base64
 import ctypes
 import fcntl
 import functools
+import importlib.util
 import json
 import math
 import os
@@ -358,7 +359,10 @@ class SandboxKernel:
         # pyenv under /root, 0700), that directory hidden except for the interpreter's prefix.
         # What the kernel needs from under a covered folder comes back: its workdir and sockets, the venv, and
         # `expose` (the course package, when the checkout itself lives in /tmp, as a CI clone may).
-        needed = [self.workdir, sockdir, Path(sys.prefix).resolve(), *(Path(p).resolve() for p in cfg.expose)]
+        course = importlib.util.find_spec("lecture_utils")  # the student layer the preflight checks, wherever it is
+        course_dir = [Path(course.origin).resolve().parent] if course and course.origin else []
+        needed = [self.workdir, sockdir, Path(sys.prefix).resolve(), *course_dir,
+                  *(Path(p).resolve() for p in cfg.expose)]
         covers = [[d, "1777", [str(p) for p in needed if p.is_relative_to(d) and p.exists()]]
                   for d in ("/tmp", "/var/tmp", "/dev/shm", "/run/lock") if os.path.isdir(d)]
         base = Path(sys.base_prefix)
@@ -439,8 +443,8 @@ class SandboxKernel:
         if reply.ok and isinstance(reply.value, list) and len(reply.value) == len(mine):
             admin = mine[-1] and Path(mine[-1]).parent
             hidden = admin and any(Path(h).resolve() == admin.resolve() for h in self.config.hide)
-            if hidden and self.protections and self.protections.mount_namespace:
-                mine = [*mine[:-1], None]  # the instructor's package must not be importable at all
+            if (hidden and self.protections and self.protections.mount_namespace) or reply.value[-1] is None:
+                mine = [*mine[:-1], None]  # hidden: the instructor's package must not be importable at all
         if not reply.ok or reply.value != mine:
             self.shutdown()
             raise RuntimeError(f"sandbox kernel differs from the grader: {reply.value or reply.error} != {mine}")
