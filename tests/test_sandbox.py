@@ -190,8 +190,8 @@ def test_fallback_reports_missing_protections(tmpdirs, monkeypatch):
 
 
 def test_preflight_refuses_another_interpreter(tmpdirs):
-    other = shutil.which("python3.11") or "/usr/bin/python3"
-    if not Path(other).exists() or os.path.samefile(other, sys.executable):
+    other = "/usr/bin/python3"  # the system's Python: another interpreter than the venv's (a PATH shim may not be)
+    if not Path(other).exists() or os.path.realpath(other) == os.path.realpath(sys.executable):
         pytest.skip("no second python here")
     kernel = SandboxKernel(tmpdirs(), SandboxConfig(isolate=False), python=other)
     with pytest.raises(RuntimeError, match="sandbox kernel"):
