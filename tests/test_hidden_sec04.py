@@ -3,17 +3,16 @@ plausible wrong answers. The FakeKernel round-trips through JSON as the sandbox 
 
 from __future__ import annotations
 
-import re
 from functools import cache
 from pathlib import Path
 
-import nbformat
 import numpy as np
 import pytest
 
-from lecture_admin.grading.hidden import hidden_part, run_part
-from lecture_utils.selfcheck.core import CheckFailed, StudentError, use_case_seed
-from tests.grading_fakes import FakeKernel
+from lecture_admin.grading.hidden import hidden_part
+from lecture_utils.selfcheck.core import use_case_seed
+from tests.grading_fakes import SEEDS, FakeKernel, outcome
+from tests.grading_fakes import defining_cells as _defining_cells
 
 NB = "04_meta_rl_pomdp.ipynb"
 PARTS = {"4.1": "beta_update", "4.2": "thompson_action", "4.3": "bayes_optimal_value", "4.4": "encode_rl2_stream"}
@@ -22,47 +21,10 @@ PARTS = {"4.1": "beta_update", "4.2": "thompson_action", "4.3": "bayes_optimal_v
 # ---------------------------------------------------------------- helpers (FakeKernel runs, namespaces)
 
 ROOT = Path(__file__).resolve().parent.parent
-SEEDS = (11, 2024, 987654321)  # three grading seeds
 
 
 def defining_cells(folder: str, names: list[str]) -> dict:
-    """A namespace from the notebook's import-only cells and the cells that define `names` (fast: no demos)."""
-    nb = nbformat.read(ROOT / folder / NB, as_version=4)
-    ns: dict = {"__name__": "__main__"}
-    for cell in nb.cells:
-        if cell.cell_type != "code" or "grade(" in cell.source:
-            continue
-        lines = [ln for ln in cell.source.splitlines() if ln.strip()]
-        imports_only = bool(lines) and all(re.match(r"(import|from) \w", ln) for ln in lines)
-        defines = any(re.search(rf"^def {n}\(", cell.source, re.M) for n in names)
-        if (imports_only and "lecture_utils" not in cell.source) or defines:
-            exec(compile(cell.source, NB, "exec"), ns)  # noqa: S102 - test helper
-    return ns
-
-
-def outcome(ns: dict, exercise_id: str, name: str) -> str:
-    """'passed', 'not attempted', or 'failed: <message>' of the hidden test on a FakeKernel."""
-    try:
-        run_part(FakeKernel(dict(ns)), exercise_id, [name])
-    except NotImplementedError:
-        return "not attempted"
-    except (CheckFailed, StudentError) as e:
-        return f"failed: {e}"
-    return "passed"
-
-
-@pytest.fixture(params=SEEDS)
-def grading_seed(request):
-    use_case_seed(request.param)
-    yield request.param
-    use_case_seed(None)
-
-
-@pytest.fixture
-def one_seed():
-    use_case_seed(SEEDS[0])
-    yield SEEDS[0]
-    use_case_seed(None)
+    return _defining_cells(ROOT / folder / NB, names)
 
 
 @pytest.fixture(scope="module")
