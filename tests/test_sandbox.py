@@ -13,10 +13,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from lecture_admin.grading import sandbox
+from lecture_admin.grading import processes, protocol, sandbox
 from lecture_admin.grading.sandbox import Reply, SandboxConfig, SandboxKernel
 
-ISOLATION = os.geteuid() == 0 and sandbox._unshare() is not None
+ISOLATION = os.geteuid() == 0 and processes.unshare_exe() is not None
 ROOT = Path(__file__).resolve().parent.parent
 SLOT = 40  # slots (users lecgrade40...) that other graders on this machine are unlikely to hold
 needs_isolation = pytest.mark.skipif(not ISOLATION, reason="needs root and a working `unshare` (namespaces)")
@@ -127,17 +127,17 @@ def test_missing_reply(plain):
 
 def test_decoder_checks_arrays():
     ok = {"__ndarray__": "AAAAAAAA8D8=", "dtype": "<f8", "shape": [1]}
-    assert sandbox._decode(ok) == np.array([1.0])
+    assert protocol.decode(ok) == np.array([1.0])
     for bad in [{**ok, "dtype": "|O"}, {**ok, "shape": [2]}, {**ok, "shape": [-1]}, {**ok, "__ndarray__": "@@"},
                 {**ok, "extra": 1}, {**ok, "shape": 1}]:
         with pytest.raises((ValueError, TypeError)):
-            sandbox._decode(bad)
+            protocol.decode(bad)
     with pytest.raises(TypeError):
-        sandbox._encode({"f": object()})
+        protocol.encode({"f": object()})
 
 
 def test_nonce_lines_stream_parser():
-    lines = sandbox._NonceLines("n0", max_bytes=10)
+    lines = protocol.NonceLines("n0", max_bytes=10)
     for chunk in ["junk\nn0 {", "1}\nn0x 5\n", "n0 " + "9" * 50, "9" * 50, "\nn0 [2]"]:
         lines.feed(chunk)
     lines.finish()
@@ -275,9 +275,9 @@ def test_children_and_daemons_die_with_the_job(tmpdirs):
                     "if os.fork() == 0:\n    os.setsid()\n    if os.fork() == 0:\n"
                     "        os.execvp('sleep', ['sleep', '1001'])\n    os._exit(0)\n"
                     "open('/tmp/left-behind.txt', 'w').write('x')", timeout=20)
-    assert len(sandbox._procs(uid, None)) >= 3  # kernel, sleep 1000, the daemon's sleep 1001
+    assert len(processes.procs(uid, None)) >= 3  # kernel, sleep 1000, the daemon's sleep 1001
     kernel.shutdown()
-    assert sandbox._procs(uid, None) == [] and not os.path.exists("/tmp/left-behind.txt")
+    assert processes.procs(uid, None) == [] and not os.path.exists("/tmp/left-behind.txt")
 
 
 @pytest.mark.slow
@@ -353,3 +353,20 @@ def test_a_course_under_tmp_is_exposed_masked_and_hidden(tmpdirs):
         masked = kernel.evaluate("__import__('coursepkg.answer').answer.X", timeout=30)
         assert not masked.ok and masked.ename == "CourseAnswerUnavailable"
         assert kernel.evaluate(f"__import__('os').path.exists({str(secret / 'key.txt')!r})", timeout=30).value is False
+
+
+def test_mount_plan_brings_back_a_venv_under_a_closed_home(tmpdirs):
+    """The Gradescope venv of the client test lives in ~/.cache under /root (0700), where the interpreter's own
+    prefix (pyenv) also lives: the tmpfs over /root must bind back both, or the kernel has no Python to exec."""
+    from lecture_admin.grading.launcher import mount_plan
+
+    home = tmpdirs(0o700)
+    base = home / ".pyenv" / "versions" / "3.x"
+    venv = home / ".cache" / "course" / "venv"
+    for d in (base, venv / "lib"):
+        d.mkdir(parents=True)
+    work = tmpdirs()
+    covers = {top: keep for top, _, keep in mount_plan([work, venv, venv / "lib"], base, separate_user=True)}
+    assert covers[str(home)] == [str(base), str(venv)]  # each once, the venv's own folders inside it not again
+    assert str(work) in covers["/tmp"] and str(venv) in covers["/tmp"]  # and the private /tmp brings them back too
+    assert str(home) not in {top for top, _, _ in mount_plan([work, venv], base, separate_user=False)}

@@ -4,25 +4,19 @@ Student code runs only in the kernel; the grader sends code and gets back plain 
 from raw bytes with an allow-listed dtype). Nothing from the kernel is ever unpickled or evaluated by the grader.
 
 As root with ``isolate=True`` the kernel is started as
-``unshare --mount --net --pid --fork --kill-child -- python -I sandbox.py --launch SPEC``; the launcher (this file's
-``_launch``) makes mounts private, remounts /proc, hides/masks files, sets rlimits, drops to the slot's own user
+``unshare --mount --net --pid --fork --kill-child -- python -I launcher.py --launch SPEC``; the launcher
+(``launcher.py``) makes mounts private, remounts /proc, hides/masks files, sets rlimits, drops to the slot's own user
 (``lecgrade<slot>``) and execs ipykernel. Channels are unix sockets (``transport="ipc"``), which work across the empty
 network namespace. Every step is detected and degrades to a plainer kernel; ``Protections`` says what was in force.
 """
 
 from __future__ import annotations
 
-import base64
-import ctypes
 import fcntl
-import functools
 import importlib.util
 import json
-import math
 import os
-import pwd
 import queue
-import resource
 import secrets
 import shutil
 import signal
@@ -32,19 +26,28 @@ import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
-import numpy as np
+from lecture_admin.grading import launcher
+from lecture_admin.grading.processes import ensure_user, kill_all, seed_matplotlib_cache, unshare_exe
+from lecture_admin.grading.protocol import (
+    KERNEL_DIED,
+    MASKED_ENAME,
+    PRELUDE,
+    TIMED_OUT,
+    CellResult,
+    NonceLines,
+    Reply,
+    decode,
+    encode,
+)
 
-DTYPES = frozenset({"|b1", "|i1", "|u1", "<i2", "<u2", "<i4", "<u4", "<i8", "<u8", "<f2", "<f4", "<f8"})
+__all__ = ["KERNEL_DIED", "MASKED_ENAME", "TIMED_OUT", "CellResult", "Protections", "Reply", "SandboxConfig",
+           "SandboxKernel"]
+
 STDOUT_CAP = 20_000  # characters of a cell's stdout kept by run_cell
 MAX_MSG = 64 << 20  # zmq drops any single message from the kernel larger than this (grader memory guard)
 ENV_PASSTHROUGH = ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE", "ATEN_CPU_CAPABILITY", "NPY_DISABLE_CPU_FEATURES")
-# One expression, evaluated by the grader and (as a request) by the kernel: interpreter and package versions.
-# Typed outcomes (Reply.ename): a masked course module, a dead kernel, a call that timed out.
-MASKED_ENAME = "CourseAnswerUnavailable"
-KERNEL_DIED = "KernelDied"
-TIMED_OUT = "TimedOut"
 
 # The kernel must run the grader's Python and packages, and import the very lecture_utils the grader masked
 # (a second copy, e.g. a checkout on the kernel's path, would be unmasked) and no lecture_admin at all.
@@ -83,209 +86,6 @@ class Protections:
                  "PID namespace": self.pid_namespace, "mount namespace": self.mount_namespace,
                  "hidden/masked files": self.masked, "resource limits": self.rlimits}
         return [name for name, ok in names.items() if not ok]
-
-
-@dataclass
-class CellResult:
-    status: Literal["ok", "error", "timeout", "dead"]
-    ename: str = ""
-    evalue: str = ""
-    stdout: str = ""
-
-
-@dataclass
-class Reply:
-    ok: bool
-    value: object = None
-    error: str = ""
-    ename: str = ""
-
-
-# Sent before every evaluate request; runs in the kernel, uses only json/base64/numpy.
-_PRELUDE = r'''
-def __lecgrade_eval(__g, __nonce, __expr, __env_file):
-    import base64, json, os
-    import numpy as np
-
-    def dec(o):
-        if isinstance(o, list):
-            return [dec(x) for x in o]
-        if isinstance(o, dict) and "__ndarray__" in o:
-            raw = base64.b64decode(o["__ndarray__"])
-            return np.frombuffer(raw, dtype=np.dtype(o["dtype"])).reshape(o["shape"]).copy()
-        if isinstance(o, dict):
-            return {k: dec(v) for k, v in o.items()}
-        return o
-
-    def enc(v):
-        if v is None or isinstance(v, (bool, int, float, str)):
-            return v
-        if type(v).__module__.split(".")[0] == "torch" and hasattr(v, "detach"):
-            v = v.detach().cpu().numpy()
-        if isinstance(v, np.generic) and v.dtype.kind in "biuf":
-            return v.item()
-        if isinstance(v, np.ndarray) and v.dtype.kind in "biuf":
-            a = v.astype(v.dtype.newbyteorder("<"), copy=False)  # tobytes() is C order
-            return {"__ndarray__": base64.b64encode(a.tobytes()).decode(), "dtype": a.dtype.str,
-                    "shape": list(a.shape)}
-        if isinstance(v, (list, tuple)):
-            return [enc(x) for x in v]
-        if isinstance(v, dict) and all(isinstance(k, str) for k in v) and "__ndarray__" not in v:
-            return {k: enc(x) for k, x in v.items()}
-        raise TypeError(f"cannot return a value of type {type(v).__name__}" + (
-            f" with dtype {v.dtype}" if hasattr(v, "dtype") else ""))
-
-    try:
-        ns = dict(__g)
-        with open(__env_file) as f:
-            ns.update(dec(json.load(f)))
-        os.remove(__env_file)
-        out = {"ok": True, "value": enc(eval(__expr, ns))}
-    except Exception as e:
-        out = {"ok": False, "ename": type(e).__name__, "evalue": str(e)[:2000]}
-    print("\n" + __nonce + " " + json.dumps(out), flush=True)
-'''
-
-
-def _encode(v: Any, depth: int = 0) -> Any:
-    """Grader side: a plain value for the kernel's `env` (strict)."""
-    if depth > 50:
-        raise ValueError("env value nested too deeply")
-    if isinstance(v, np.generic) and v.dtype.kind in "biuf":
-        v = v.item()
-    if v is None or isinstance(v, (bool, int, float, str)):
-        return v
-    if isinstance(v, np.ndarray) and v.dtype.newbyteorder("<").str in DTYPES:
-        a = v.astype(v.dtype.newbyteorder("<"), copy=False)  # tobytes() is C order
-        return {"__ndarray__": base64.b64encode(a.tobytes()).decode(), "dtype": a.dtype.str, "shape": list(a.shape)}
-    if isinstance(v, (list, tuple)):
-        return [_encode(x, depth + 1) for x in v]
-    if isinstance(v, dict) and all(isinstance(k, str) for k in v) and "__ndarray__" not in v:
-        return {k: _encode(x, depth + 1) for k, x in v.items()}
-    raise TypeError(f"env cannot hold a {type(v).__name__}")
-
-
-def _decode(o: Any, depth: int = 0) -> Any:
-    """Grader side: rebuild a value from the kernel's JSON, checking every array."""
-    if depth > 100:
-        raise ValueError("nested too deeply")
-    if isinstance(o, int) and not isinstance(o, bool) and not -(2**63) <= o < 2**63:
-        raise ValueError("integer out of the int64 range")
-    if o is None or isinstance(o, (bool, int, float, str)):
-        return o
-    if isinstance(o, list):
-        return [_decode(x, depth + 1) for x in o]
-    if not isinstance(o, dict):
-        raise TypeError(type(o).__name__)
-    if "__ndarray__" not in o:
-        return {k: _decode(v, depth + 1) for k, v in o.items()}
-    shape = o.get("shape")
-    if set(o) != {"__ndarray__", "dtype", "shape"} or o["dtype"] not in DTYPES or not isinstance(shape, list):
-        raise ValueError("bad array header")
-    if not all(type(n) is int and n >= 0 for n in shape) or not isinstance(o["__ndarray__"], str):
-        raise ValueError("bad array shape")
-    raw = base64.b64decode(o["__ndarray__"], validate=True)
-    dtype = np.dtype(o["dtype"])
-    if len(raw) != dtype.itemsize * math.prod(shape):
-        raise ValueError("array byte length does not match its shape")
-    return np.frombuffer(raw, dtype=dtype).reshape(shape).copy()
-
-
-class _NonceLines:
-    """Streams stdout text; keeps the lines that start with `<nonce> ` (bounded memory)."""
-
-    def __init__(self, nonce: str, max_bytes: int) -> None:
-        self.prefix, self.limit = nonce + " ", max_bytes + len(nonce) + 1
-        self.partial, self.skipping = "", False
-        self.lines: list[str] = []
-        self.count, self.too_large = 0, False
-
-    def feed(self, text: str) -> None:
-        *complete, self.partial = (self.partial + text).split("\n")
-        for line in complete:
-            if self.skipping:  # the rest of an over-long line
-                self.skipping = False
-            elif line.startswith(self.prefix):
-                self.count += 1
-                if len(line.encode()) > self.limit:
-                    self.too_large = True
-                else:
-                    self.lines.append(line[len(self.prefix):])
-        if len(self.partial) > self.limit:
-            if not self.skipping and self.partial.startswith(self.prefix):
-                self.count, self.too_large = self.count + 1, True
-            self.partial, self.skipping = "", True
-
-    def finish(self) -> None:
-        self.feed("\n")
-
-
-def _procs(uid: int | None, pgid: int | None) -> list[int]:
-    """Live (non-zombie) processes with real user `uid` or in process group `pgid`."""
-    found = []
-    for entry in os.scandir("/proc"):
-        if not entry.name.isdigit() or int(entry.name) == os.getpid():
-            continue
-        try:
-            stat = Path(entry.path, "stat").read_text().rsplit(")", 1)[1].split()
-            ruid = int(next(x for x in Path(entry.path, "status").read_text().splitlines()
-                            if x.startswith("Uid:")).split()[1])
-        except (OSError, StopIteration, IndexError, ValueError):
-            continue
-        if stat[0] != "Z" and (ruid == uid or int(stat[2]) == pgid):
-            found.append(int(entry.name))
-    return found
-
-
-def _kill_all(uid: int | None, pgid: int | None) -> list[int]:
-    """SIGKILL the job's processes until none is left (5 s at most); returns those still alive."""
-    for _ in range(50):
-        pids = _procs(uid, pgid)
-        if not pids:
-            return []
-        for pid in pids:
-            try:
-                os.kill(pid, signal.SIGKILL)
-            except (ProcessLookupError, PermissionError):
-                pass
-        time.sleep(0.1)
-    return _procs(uid, pgid)
-
-
-def _ensure_user(slot: int) -> pwd.struct_passwd | None:
-    name = f"lecgrade{slot}"
-    for attempt in range(2):
-        try:
-            return pwd.getpwnam(name)
-        except KeyError:
-            if attempt == 0 and shutil.which("useradd"):
-                subprocess.run(["useradd", "--system", "--no-create-home", "--user-group",
-                                "--shell", "/usr/sbin/nologin", name], capture_output=True, timeout=60)
-    return None
-
-
-@functools.cache
-def _seed_matplotlib_cache(dest: Path) -> None:
-    """Copy the grader's matplotlib font list (built once, here) into the kernel's config dir."""
-    dest.mkdir(exist_ok=True)
-    try:
-        import matplotlib
-        from matplotlib import font_manager  # noqa: F401 - builds the grader's font list once
-
-        for f in Path(matplotlib.get_cachedir()).glob("fontlist-*.json"):
-            shutil.copy(f, dest / f.name)
-    except Exception:  # no matplotlib, or no cache: the kernel builds its own
-        pass
-
-
-def _unshare() -> str | None:
-    """Path of `unshare` if it can create the namespaces we need here."""
-    exe = shutil.which("unshare")
-    args = ["--mount", "--net", "--pid", "--fork", "--kill-child", "true"]
-    try:
-        return exe if exe and subprocess.run([exe, *args], capture_output=True, timeout=30).returncode == 0 else None
-    except (OSError, subprocess.SubprocessError):
-        return None
 
 
 class SandboxKernel:
@@ -328,18 +128,18 @@ class SandboxKernel:
         cfg, root = self.config, os.geteuid() == 0
         if self._any_slot and cfg.isolate and root:
             self.slot = self._free_slot()
-        user = _ensure_user(self.slot) if cfg.isolate and root else None
-        unshare = _unshare() if cfg.isolate and root else None
+        user = ensure_user(self.slot) if cfg.isolate and root else None
+        unshare = unshare_exe() if cfg.isolate and root else None
         self._uid = user.pw_uid if user else None
         if user:
             if self._lock is None:  # _free_slot() hands over the lock it took: no race between picking and using
                 self._lock_slot()
-            _kill_all(user.pw_uid, None)  # leftovers of an earlier job in this slot
+            kill_all(user.pw_uid, None)  # leftovers of an earlier job in this slot
         jobdir = Path(tempfile.mkdtemp(prefix="lecgrade-job-"))  # grader only (0700)
         sockdir = Path(tempfile.mkdtemp(prefix="lecgrade-ipc-"))  # the kernel's sockets and runtime files
         self._dirs = [jobdir, sockdir]
         conn, _ = write_connection_file(str(sockdir / "kernel.json"), ip=str(sockdir / "k"), transport="ipc")
-        _seed_matplotlib_cache(sockdir / "mpl")  # else every kernel rebuilds the font list (~10 s)
+        seed_matplotlib_cache(sockdir / "mpl")  # else every kernel rebuilds the font list (~10 s)
         if user:
             inside = [os.path.join(d, n) for d, dirs, files in os.walk(self.workdir) for n in dirs + files]
             for path in [sockdir, sockdir / "kernel.json", sockdir / "mpl", *(sockdir / "mpl").iterdir(), self.workdir,
@@ -354,21 +154,13 @@ class SandboxKernel:
             masks.append([str(target), str(src)])
             if (Path(target).parent / "__pycache__").is_dir():  # else its .pyc could still be loaded
                 hide.append(str(Path(target).parent / "__pycache__"))
-        # Fresh tmpfs over these in the kernel, with the listed paths bound back: a private /tmp (nothing left for the
-        # next job of this slot), and, if the interpreter lives under a directory the job user cannot enter (here
-        # pyenv under /root, 0700), that directory hidden except for the interpreter's prefix.
-        # What the kernel needs from under a covered folder comes back: its workdir and sockets, the venv, and
-        # `expose` (the course package, when the checkout itself lives in /tmp, as a CI clone may).
+        # What the kernel needs from under a covered folder comes back (launcher.mount_plan): its workdir and sockets,
+        # the venv, and the course package (a CI clone may live in /tmp, a venv under /root).
         course = importlib.util.find_spec("lecture_utils")  # the student layer the preflight checks, wherever it is
         course_dir = [Path(course.origin).resolve().parent] if course and course.origin else []
         needed = [self.workdir, sockdir, Path(sys.prefix).resolve(), *course_dir,
                   *(Path(p).resolve() for p in cfg.expose)]
-        covers = [[d, "1777", [str(p) for p in needed if p.is_relative_to(d) and p.exists()]]
-                  for d in ("/tmp", "/var/tmp", "/dev/shm", "/run/lock") if os.path.isdir(d)]
-        base = Path(sys.base_prefix)
-        top = next((p for p in [*reversed(base.parents), base] if not p.stat().st_mode & 0o001), None)
-        if user and top and top != base:
-            covers.append([str(top), "0755", [str(base)]])
+        covers = launcher.mount_plan(needed, Path(sys.base_prefix).resolve(), separate_user=user is not None)
         limits = {"RLIMIT_AS": cfg.memory_mb << 20, "RLIMIT_FSIZE": cfg.file_mb << 20, "RLIMIT_CORE": 0,
                   "RLIMIT_CPU": [cfg.cpu_seconds, cfg.cpu_seconds + 5]}
         if user:
@@ -378,7 +170,7 @@ class SandboxKernel:
                 "gid": user.pw_gid if user else None, "status": str(jobdir / "status.json"),
                 "argv": [self.python, "-m", "ipykernel_launcher", "-f", conn, "--HistoryManager.enabled=False"]}
         (jobdir / "spec.json").write_text(json.dumps(spec))
-        argv = [self.python, "-I", os.path.abspath(__file__), "--launch", str(jobdir / "spec.json")]
+        argv = [self.python, "-I", os.path.abspath(launcher.__file__), "--launch", str(jobdir / "spec.json")]
         if unshare:
             argv = [unshare, "--mount", "--net", "--pid", "--ipc", "--uts", "--fork", "--kill-child", "--", *argv]
         # MALLOC_ARENA_MAX=2: glibc otherwise reserves a 64 MB arena per thread, which counts against RLIMIT_AS
@@ -515,7 +307,7 @@ class SandboxKernel:
         names = list(env or {})
         if not all(isinstance(n, str) and n.isidentifier() for n in names):
             raise ValueError(f"env names must be identifiers: {names}")
-        env_json = json.dumps({k: _encode(v) for k, v in (env or {}).items()})
+        env_json = json.dumps({k: encode(v) for k, v in (env or {}).items()})
         nonce = secrets.token_hex(16)
         if not self._alive():
             return Reply(False, None, "kernel died", KERNEL_DIED)
@@ -525,8 +317,8 @@ class SandboxKernel:
         fd = os.open(env_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o644)
         with open(fd, "w") as f:
             f.write(env_json)
-        lines = _NonceLines(nonce, max_bytes)
-        code = _PRELUDE + f"__lecgrade_eval(globals(), {nonce!r}, {expr!r}, {str(env_file)!r})\ndel __lecgrade_eval\n"
+        lines = NonceLines(nonce, max_bytes)
+        code = PRELUDE + f"__lecgrade_eval(globals(), {nonce!r}, {expr!r}, {str(env_file)!r})\ndel __lecgrade_eval\n"
         state, ename, evalue = self._execute(code, timeout, lines.feed)
         lines.finish()
         if state in ("timeout", "dead"):
@@ -542,7 +334,7 @@ class SandboxKernel:
         try:
             msg = json.loads(lines.lines[0])
             if msg["ok"] is True:
-                return Reply(True, _decode(msg["value"]))
+                return Reply(True, decode(msg["value"]))
             ename, evalue = str(msg["ename"])[:100], str(msg["evalue"])
         except Exception:  # malformed in any way (bad JSON, missing keys, bad array, too deep)
             return Reply(False, None, "malformed reply")
@@ -580,7 +372,7 @@ class SandboxKernel:
         except ProcessLookupError:
             pass
         self._proc.wait(timeout=30)
-        left = _kill_all(self._uid, self._proc.pid)
+        left = kill_all(self._uid, self._proc.pid)
         if left:
             raise RuntimeError(f"sandbox processes survived shutdown: {left}")
 
@@ -596,68 +388,3 @@ class SandboxKernel:
             if self._lock is not None:
                 self._lock.close()
             self._proc, self._kc, self._dirs, self._lock = None, None, [], None
-
-
-MS_RDONLY, MS_NOSUID, MS_NODEV, MS_NOEXEC = 1, 2, 4, 8
-MS_BIND, MS_REC, MS_PRIVATE = 4096, 16384, 1 << 18
-
-
-def _mount(src: str | None, target: str, fstype: str | None, flags: int, data: str | None = None) -> None:
-    libc = ctypes.CDLL(None, use_errno=True)
-    b = [s.encode() if s is not None else None for s in (src, target, fstype, data)]
-    if libc.mount(b[0], b[1], b[2], ctypes.c_ulong(flags), b[3]) != 0:
-        err = ctypes.get_errno()
-        raise OSError(err, f"mount {target}: {os.strerror(err)}")
-
-
-def _launch(spec_path: str) -> None:
-    """Runs as the kernel's PID 1 (inside the namespaces when spec["ns"]): set up, drop privileges, exec ipykernel."""
-    spec = json.loads(Path(spec_path).read_text())
-    status: dict[str, Any] = {"proc": False, "masked": False, "rlimits": False, "user": False, "errors": []}
-    status_file = open(spec["status"], "w")  # opened as root (before /tmp is covered), written after dropping root
-    if spec["ns"]:
-        try:
-            _mount(None, "/", None, MS_REC | MS_PRIVATE)  # nothing below propagates to the grader's mounts
-            _mount("proc", "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC)
-            status["proc"] = True
-            masks = [(t, os.open(src, os.O_PATH)) for t, src in spec["mask"]]  # the sources live in the job's /tmp dir
-            for top, mode, keep in spec["covers"]:  # first: hiding and masking then apply to what is bound back
-                fds = [os.open(p, os.O_PATH) for p in keep]  # handles on what `top` is about to cover
-                _mount("tmpfs", top, "tmpfs", MS_NOSUID | MS_NODEV, f"size={spec['tmp_mb']}m,mode={mode}")
-                for path, fd in zip(keep, fds):
-                    os.makedirs(path, mode=0o755, exist_ok=True)
-                    _mount(f"/proc/self/fd/{fd}", path, None, MS_BIND | MS_REC)
-                    os.close(fd)
-            for d in filter(os.path.isdir, spec["hide"]):
-                _mount("tmpfs", d, "tmpfs", MS_NOSUID | MS_NODEV | MS_NOEXEC | MS_RDONLY, "size=16k,mode=0755")
-            for target, fd in masks:
-                if os.path.exists(target):
-                    _mount(f"/proc/self/fd/{fd}", target, None, MS_BIND)
-                os.close(fd)
-            status["masked"] = True
-        except OSError as e:
-            status["errors"].append(str(e))
-    try:
-        for name, value in spec["limits"].items():
-            soft, hard = value if isinstance(value, list) else (value, value)
-            resource.setrlimit(getattr(resource, name), (soft, hard))
-        status["rlimits"] = True
-    except (OSError, ValueError) as e:
-        status["errors"].append(f"rlimit: {e}")
-    libc = ctypes.CDLL(None, use_errno=True)
-    if spec["uid"] is not None:  # any failure here ends the launcher: never run the kernel as root
-        os.setgroups([])
-        os.setgid(spec["gid"])
-        os.setuid(spec["uid"])
-        status["user"] = os.getuid() == os.geteuid() == spec["uid"]
-    if spec["ns"]:
-        libc.prctl(1, signal.SIGKILL, 0, 0, 0)  # PR_SET_PDEATHSIG (unshare's --kill-child): a uid change clears it
-    libc.prctl(38, 1, 0, 0, 0)  # PR_SET_NO_NEW_PRIVS: setuid binaries cannot give root back
-    with status_file:
-        json.dump(status, status_file)
-    os.chdir(spec["workdir"])
-    os.execv(spec["argv"][0], spec["argv"])
-
-
-if __name__ == "__main__" and sys.argv[1:2] == ["--launch"]:
-    _launch(sys.argv[2])
