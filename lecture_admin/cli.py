@@ -64,6 +64,11 @@ def cmd_release(args) -> int:
 def cmd_bench(args) -> int:
     from lecture_admin.bench import run
 
+    if args.behaviour:
+        from lecture_admin.grading.behaviour import run_behaviour_bench
+
+        return run_behaviour_bench(repo_root(), seeds=args.seeds, parts=args.part, json_path=args.json)
+
     return run(repo_root(), json_path=args.json, skip_notebooks=args.results_only,
                skip_results=args.notebooks_only, sections=args.section, grading=args.grading)
 
@@ -119,6 +124,11 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--grading", action="store_true",
                    help="what grading costs: each homework's solution executed vs graded on one core, its peak "
                         "memory, and a class of 12 graded with --jobs 2")
+    s.add_argument("--behaviour", action="store_true",
+                   help="each behaviour-graded part's credit on many grading seeds, for the solution and every "
+                        "documented wrong version (how its thresholds were set)")
+    s.add_argument("--seeds", type=int, default=50, help="grading seeds for --behaviour (default 50)")
+    s.add_argument("--part", action="append", help="only this part for --behaviour (e.g. 3.5); repeatable")
     s.set_defaults(func=cmd_bench)
 
     s = sub.add_parser("execute", help="execute notebooks in place (store outputs), as committed")

@@ -4,6 +4,10 @@ A *solution cell* holds ``### BEGIN SOLUTION`` / ``### END SOLUTION`` regions (n
 cell* calls ``grade("N.M", ...)`` exactly once; it is locked, and graded. Grade ids:
 ``check_3_1`` for the check cell of exercise 3.1, ``solution_3_1`` (then ``solution_3_1_b`` ...) for the
 solution cells it grades, ``answer_3_5`` for a written answer, ``cell_N`` for everything else.
+
+A *written answer* (graded by hand) is a markdown cell of the solutions notebook whose first line is
+``<!-- written 3.5: 2 points -->``; the rest of the cell is the model answer and its rubric. Released, it becomes
+nbgrader's manually graded answer cell (``solution: true, grade: true``) holding only ``YOUR ANSWER HERE``.
 """
 
 from __future__ import annotations
@@ -13,6 +17,8 @@ import re
 BEGIN = "### BEGIN SOLUTION"
 END = "### END SOLUTION"
 STUB = ["# YOUR CODE HERE", "raise NotImplementedError()"]
+WRITTEN_RE = re.compile(r"^<!--\s*written\s+(\d+\.\d+)\s*:\s*(\d+)\s+points?\s*-->\s*$")
+WRITTEN_STUB = "YOUR ANSWER HERE"
 GRADE_RE = re.compile(r"""\bgrade\(\s*["'](\d+\.\d+)["']""")
 _GRADE_ID_RE = re.compile(r"^(check|solution|answer)_(\d+)_(\d+)(?:_[a-z])?$")
 
@@ -30,6 +36,16 @@ def exercise_of(grade_id: str) -> tuple[str, str] | None:
     """("check" | "solution" | "answer", "3.1") for a graded cell's grade id, else None."""
     m = _GRADE_ID_RE.match(grade_id or "")
     return (m.group(1), f"{int(m.group(2))}.{int(m.group(3))}") if m else None
+
+
+def written_of(source: str) -> tuple[str, int] | None:
+    """("3.5", 2) for a written-answer cell of a solutions notebook (its first line), else None."""
+    m = WRITTEN_RE.match((source.splitlines() or [""])[0].strip())
+    return (m.group(1), int(m.group(2))) if m else None
+
+
+def answer_grade_id(exercise_id: str) -> str:
+    return "answer_" + exercise_id.replace(".", "_")
 
 
 def section_of(exercise_id: str) -> str:

@@ -7,7 +7,10 @@ In a solutions notebook:
   cleared;
 - a *check cell* is a code cell that calls ``grade("N.M", ...)`` (the public self-check: it raises when
   the part fails, so nbval-lax and nbgrader both see the failure);
-- markdown cells are read-only task text.
+- a *written answer* is a markdown cell whose first line is ``<!-- written N.M: P points -->``: its text (the model
+  answer and the rubric) stays in solutions/; released, it is nbgrader's manually graded answer cell with
+  ``YOUR ANSWER HERE``;
+- other markdown cells are read-only task text.
 
 Released exercises carry no outputs at all: nothing the solutions computed is shown to the student.
 
@@ -23,7 +26,18 @@ from pathlib import Path
 
 import nbformat
 
-from lecture_admin.ids import BEGIN, END, STUB, check_grade_id, check_ids, has_solution_marker, solution_grade_id
+from lecture_admin.ids import (
+    BEGIN,
+    END,
+    STUB,
+    WRITTEN_STUB,
+    answer_grade_id,
+    check_grade_id,
+    check_ids,
+    has_solution_marker,
+    solution_grade_id,
+    written_of,
+)
 
 NBFORMAT_MINOR = 5
 
@@ -89,7 +103,17 @@ def release_notebook(nb: nbformat.NotebookNode, path: Path) -> nbformat.Notebook
         where = _where(path, idx)
         src = cell.source
         meta = {"schema_version": 3}
-        if cell.cell_type != "code":
+        if cell.cell_type == "markdown" and written_of(src):
+            eid, points = written_of(src)
+            gid = answer_grade_id(eid)
+            if gid in seen:
+                raise ReleaseError(f"{where}: duplicate grade_id {gid!r} (also in {seen[gid]})")
+            if len(src.strip().splitlines()) < 2:
+                raise ReleaseError(f"{where}: written answer {eid} has no model answer or rubric under its marker")
+            seen[gid] = where
+            cell.source = WRITTEN_STUB
+            meta.update(grade=True, solution=True, locked=False, grade_id=gid, points=points)
+        elif cell.cell_type != "code":
             if has_solution_marker(src):
                 raise ReleaseError(f"{where}: solution markers in a {cell.cell_type} cell (only code cells)")
             meta.update(grade=False, solution=False, locked=True, grade_id=f"cell_{idx + 1}")

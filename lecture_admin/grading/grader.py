@@ -108,6 +108,7 @@ def grade_submission(path: Path, homeworks: list[Homework], homework: Homework |
         result.seconds = time.monotonic() - t0
         return result
     result.homework = hw.key
+    result.manual = list(hw.written)
     units, messages, part_notes, notes = assemble(sub, hw)
     result.messages += messages
     result.notes += notes
@@ -186,8 +187,9 @@ def _first_line(src: str) -> str:
 def _grade_part(kernel, part, check_source: str, limits: Limits, error_names: set[str], result) -> PartResult:
     pr = PartResult(part.exercise_id, part.title, part.points, part.optional)
     names = argument_names(check_source, part.exercise_id)
+    credit = None
     try:
-        run_part(kernel, part.exercise_id, names, timeout=limits.call_timeout)
+        credit = run_part(kernel, part.exercise_id, names, timeout=limits.call_timeout)
     except NotImplementedError:
         pr.status = PartStatus.NOT_ATTEMPTED
         pr.message = "not attempted yet: replace `raise NotImplementedError()` with your code"
@@ -208,7 +210,12 @@ def _grade_part(kernel, part, check_source: str, limits: Limits, error_names: se
         pr.message = f"your answer could not be checked ({type(e).__name__}: {str(e)[:200]})"
         result.notes.append(f"{part.exercise_id}: the hidden test raised {type(e).__name__}; read the submission")
     else:
-        pr.status, pr.score = PartStatus.PASSED, float(part.points)
+        if credit is None or credit.fraction >= 1.0:
+            pr.status, pr.score = PartStatus.PASSED, float(part.points)
+        else:
+            pr.status = PartStatus.PARTIAL if credit.fraction > 0 else PartStatus.FAILED
+            pr.score = round(float(part.points) * credit.fraction, 2)
+        pr.message = credit.message if credit is not None else ""
     pr.message = " ".join(pr.message.split())[:400]
     return pr
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import nbformat
@@ -27,6 +27,7 @@ class Homework:
     path: Path
     nb: nbformat.NotebookNode
     parts: list[Part]
+    written: list[tuple[str, int]] = field(default_factory=list)  # (exercise id, points): graded by hand
 
     @property
     def key(self) -> str:
@@ -53,17 +54,20 @@ def load_homework(path: Path) -> Homework:
     from lecture_utils.selfcheck.core import get_check
 
     nb = nbformat.read(path, as_version=4)
-    parts = []
+    parts, written = [], []
     for cell in nb.cells:
         meta = cell.metadata.get("nbgrader", {})
         kind_eid = exercise_of(meta.get("grade_id", ""))
+        if meta.get("grade") and meta.get("solution") and cell.cell_type == "markdown" and kind_eid \
+                and kind_eid[0] == "answer":
+            written.append((kind_eid[1], int(meta.get("points", 0))))
         if meta.get("grade") and cell.cell_type == "code" and kind_eid and kind_eid[0] == "check":
             chk = get_check(kind_eid[1])
             parts.append(Part(kind_eid[1], chk.title, int(meta.get("points", chk.points)), chk.optional,
                               meta["grade_id"]))
     if not parts:
         raise SystemExit(f"{path}: no graded cells (is it a released exercise? run `lecture release`)")
-    return Homework(Path(path), nb, parts)
+    return Homework(Path(path), nb, parts, written)
 
 
 def load_homeworks(exercises: Path) -> list[Homework]:

@@ -44,7 +44,7 @@ class GradeResult:
     homework: str | None = None
     status: Status = Status.GRADED
     parts: list[PartResult] = field(default_factory=list)
-    manual: list[str] = field(default_factory=list)  # written answers, graded by hand
+    manual: list[tuple[str, int]] = field(default_factory=list)  # written answers (id, points), graded by hand
     messages: list[str] = field(default_factory=list)  # for the student
     notes: list[str] = field(default_factory=list)  # for the instructor
     missing_protections: list[str] = field(default_factory=list)
@@ -69,13 +69,14 @@ class GradeResult:
             "number": p.exercise_id,
             "score": p.score,
             "max_score": 0.0 if p.optional else float(p.points),
-            "status": "passed" if p.status is PartStatus.PASSED else "failed",
+            "status": "passed" if p.status is PartStatus.PASSED else "failed",  # partial credit: score says how much
             "output": f"{p.status.value}: {p.message}" if p.message else p.status.value,
             "visibility": "visible",
             **({"tags": ["extra credit"]} if p.optional else {}),
         } for p in self.parts]
-        tests += [{"name": f"Written answer {q}", "number": q, "score": 0.0, "max_score": 0.0,
-                   "output": "graded by hand", "visibility": "visible"} for q in self.manual]
+        tests += [{"name": f"Written answer {q} ({pts} points, graded by hand)", "number": q, "score": 0.0,
+                   "max_score": 0.0, "output": f"graded by hand: {pts} points, not part of this score",
+                   "visibility": "visible", "tags": ["graded by hand"]} for q, pts in self.manual]
         head = f"{self.homework or 'submission'}: {_fmt(self.score)}/{_fmt(self.max_score)} points"
         if self.bonus:
             head += f" (including {_fmt(self.bonus)} extra credit)"
@@ -100,7 +101,7 @@ class GradeResult:
             extra = " (extra credit)" if p.optional else ""
             lines.append(f"  {p.exercise_id:>5}  {_fmt(p.score)}/{p.points}{extra}  {p.status.value}"
                          + (f" -- {p.message}" if p.message else ""))
-        lines += [f"  {q}: written answer, graded by hand" for q in self.manual]
+        lines += [f"  {q:>5}  -/{pts}  written answer, graded by hand" for q, pts in self.manual]
         lines += [f"  note: {n}" for n in self.notes]
         if self.missing_protections:
             lines.append(f"  sandbox: missing {', '.join(self.missing_protections)}")
@@ -127,7 +128,7 @@ def spreadsheet_safe(value: str) -> str:
 def write_gradebook(results: list[GradeResult], path: Path) -> None:
     part_ids: list[str] = []
     optional: set[str] = set()
-    manual: list[str] = []
+    manual: list[tuple[str, int]] = []
     for r in results:
         for p in r.parts:
             if p.exercise_id not in part_ids:
@@ -142,8 +143,9 @@ def write_gradebook(results: list[GradeResult], path: Path) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     with open(path, "w", newline="", encoding="utf-8") as f:
         w = csv.writer(f)
-        w.writerow(["submission", "homework", *heads, *[f"{q} (written)" for q in manual], "total", "bonus",
-                    "max_score", "status", "sandbox", "seconds", "message"])
+        written = [f"{q} (written, {pts} points)" for q, pts in manual]
+        w.writerow(["submission", "homework", *heads, *written, "total", "bonus", "max_score", "status", "sandbox",
+                    "seconds", "message"])
         for r in results:
             scores = {p.exercise_id: _fmt(p.score) for p in r.parts}
             msg = "; ".join([*r.messages, *r.notes])[:500]

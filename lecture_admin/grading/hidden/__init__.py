@@ -72,13 +72,57 @@ class Harness(RemoteFunction):
 
 
 @dataclass(frozen=True)
+class Credit:
+    """What a behaviour-graded part's hidden test returns: the fraction of the part's points earned (a band of
+    partial credit, 0..1) and one line for the student saying what was measured. Returning None is full credit;
+    raising CheckFailed is none."""
+
+    fraction: float
+    message: str
+
+    def __post_init__(self):
+        if not 0.0 <= self.fraction <= 1.0:
+            raise ValueError(f"credit fraction {self.fraction} is not in [0, 1]")
+
+
+def band(value: float, bands: list[tuple[float, float]]) -> float:
+    """The credit of `value` under `bands`: [(threshold, fraction), ...] sorted by threshold, highest first;
+    the first threshold that value reaches gives the fraction (0 if none). NaN earns nothing."""
+    if value != value:  # NaN
+        return 0.0
+    for threshold, fraction in bands:
+        if value >= threshold:
+            return fraction
+    return 0.0
+
+
+@dataclass(frozen=True)
 class HiddenPart:
     exercise_id: str
     library: tuple[str, ...] = ()  # course modules that answer the part: masked in the grading kernel
-    run: Callable | None = None  # run(kernel, names) -> None, raises CheckFailed; None: the public check, remotely
+    run: Callable | None = None  # run(kernel, names) -> None | Credit, raises CheckFailed; None: the public check
 
 
 _REGISTRY: dict[str, HiddenPart] = {}
+
+
+@dataclass(frozen=True)
+class Behaviour:
+    """A behaviour-graded part: which solutions notebook defines it, the names its check passes, and documented
+    wrong versions (name -> code that redefines those names), for the tests and `lecture bench --behaviour`."""
+
+    notebook: str
+    names: tuple[str, ...]
+    wrong: dict
+
+
+BEHAVIOUR: dict[str, Behaviour] = {}
+
+
+def behaviour(exercise_id: str, notebook: str, names: tuple[str, ...], wrong: dict[str, str]) -> None:
+    if len(wrong) < 3:
+        raise ValueError(f"behaviour part {exercise_id}: document at least 3 plausible wrong versions")
+    BEHAVIOUR[exercise_id] = Behaviour(notebook, tuple(names), dict(wrong))
 
 
 def hidden(exercise_id: str, library: tuple[str, ...] = (), run: Callable | None = None) -> HiddenPart:
@@ -105,12 +149,16 @@ def argument_names(check_source: str, exercise_id: str) -> list[str]:
     raise ValueError(f"the released check cell of {exercise_id} does not call grade({exercise_id!r}, ...)")
 
 
-def run_part(kernel, exercise_id: str, names: list[str], timeout: float = 60.0) -> None:
-    """Run the hidden test of one part; returns when it passes, raises CheckFailed / StudentError otherwise."""
+def run_part(kernel, exercise_id: str, names: list[str], timeout: float = 60.0) -> Credit | None:
+    """Run the hidden test of one part: None when it passes in full, a Credit for partial credit; raises
+    CheckFailed / StudentError when it earns nothing."""
     from lecture_utils.selfcheck.core import get_check
 
     part = hidden_part(exercise_id)
     if part.run is not None:
-        part.run(kernel, names)
-        return
+        out = part.run(kernel, names)
+        if out is not None and not isinstance(out, Credit):
+            raise TypeError(f"hidden test {exercise_id} returned {type(out).__name__}, not a Credit or None")
+        return out
     get_check(exercise_id).fn(*(RemoteFunction(kernel, n, timeout) for n in names))
+    return None
