@@ -230,6 +230,14 @@ def test_nbgrader_autograde_agrees_with_lecture_grade(name, nbgrader_python, tmp
     for student in HONEST:
         assert sum(r[3] for r in table if r[0] == student) == sum(expected[student].values())
 
+    # Written answers: nbgrader holds each as a manually graded cell (no autograde score, its points as the maximum);
+    # `lecture grade` lists it as graded by hand, outside the autograded score.
+    written = load_homework(ROOT / "exercises" / f"{name}.ipynb").written
+    for student in HONEST:
+        manual = {exercise_of(gid)[1]: (mx, auto) for gid, (_score, mx, auto) in per_cell[student].items()
+                  if exercise_of(gid) and exercise_of(gid)[0] == "answer"}
+        assert manual == {q: (float(pts), None) for q, pts in written}, manual
+
     # The faked pass: nbgrader awards every point (the check cells ran without error), `lecture grade` none
     # (its hidden tests run in the grader's process and call the student's functions, which answer 0).
     full = {p: float(pts) for p, pts in expected_scores(name, dict.fromkeys(expected["alice"], True)).items()}

@@ -135,6 +135,10 @@ def test_nbgrader_metadata(sol):
     for c in ex.cells:
         meta = c.metadata["nbgrader"]
         assert meta["schema_version"] == 3
+        if meta["grade"] and c.cell_type == "markdown":  # a written answer, graded by hand
+            assert meta["solution"] and not meta["locked"] and meta["points"] > 0
+            assert c.source == "YOUR ANSWER HERE" and meta["grade_id"].startswith("answer_")
+            continue
         if meta["grade"]:
             assert meta["locked"] and meta["points"] > 0 and "grade(" in c.source
         if c.cell_type == "code":
@@ -196,3 +200,27 @@ def test_saved_wrong_work_still_fails_the_self_check(tmp_path):
 def test_exercises_are_what_release_generates():
     """The quick lane's release check, in process (the CLI form is test_release_check_passes_on_repo)."""
     assert release_all(ROOT, check_only=True) == []
+
+
+WRITTEN = "<!-- written 0.3: 2 points -->\nThe model answer.\n\n**Rubric:** 1 point for X, 1 point for Y."
+
+
+def test_written_answer_is_released_as_an_nbgrader_manual_cell_without_the_model_answer():
+    out = release_notebook(_nb(new_code_cell(SOL), new_code_cell(CHECK), new_markdown_cell("Explain X."),
+                               new_markdown_cell(WRITTEN)), Path("solutions/00_x.ipynb"))
+    cell = out.cells[3]
+    assert cell.source == "YOUR ANSWER HERE" and "model answer" not in nbformat.writes(out)
+    assert cell.metadata["nbgrader"] == {"schema_version": 3, "grade": True, "solution": True, "locked": False,
+                                         "grade_id": "answer_0_3", "points": 2}
+    assert out.cells[2].metadata["nbgrader"]["locked"] is True  # the question stays read-only
+
+
+@pytest.mark.parametrize("cells, message", [
+    ([new_markdown_cell(WRITTEN), new_markdown_cell(WRITTEN), new_code_cell(SOL), new_code_cell(CHECK)],
+     "duplicate grade_id 'answer_0_3'"),
+    ([new_markdown_cell("<!-- written 0.3: 2 points -->"), new_code_cell(SOL), new_code_cell(CHECK)],
+     "has no model answer or rubric"),
+])
+def test_malformed_written_answers_are_clear_errors(cells, message):
+    with pytest.raises(ReleaseError, match=message):
+        release_notebook(_nb(*cells), Path("solutions/07_bad.ipynb"))
