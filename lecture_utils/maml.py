@@ -168,21 +168,22 @@ def adapt_rl(model, params: Params, goals: torch.Tensor, n_traj: int, alpha, ste
     alphas = [float(a) for a in alpha] if isinstance(alpha, (list, tuple)) else [float(alpha)] * steps
     if len(alphas) != steps:
         raise ValueError(f"alpha must be one step size or {steps} of them (one per step), got {len(alphas)}")
-    T = len(goals)
-    theta = params if batched else batch_params(params, T)
-    theta = {k: v.detach().clone().requires_grad_(True) for k, v in theta.items()}
-    rets, kept, thetas = [], [], []
-    for k in range(steps + 1):
+    from lecture_utils.adaptation import adapt
+
+    rets, kept = [], []
+
+    def pg_loss(_step: int, theta: Params) -> torch.Tensor:  # sample with theta_k, record it, step on it
         batch = rollout_point_nav(model, theta, goals, n_traj, generator)
         rets.append(average_return(batch["rewards"]))
-        if keep:
-            kept.append(batch)
-            thetas.append({n: v.detach() for n, v in theta.items()})
-        if k < steps:
-            new = inner_step(theta, per_task_pg_loss(model, theta, batch, gamma).sum(), alphas[k], first_order=True)
-            theta = {n: v.detach().requires_grad_(True) for n, v in new.items()}
+        kept.append(batch)
+        return per_task_pg_loss(model, theta, batch, gamma).sum()
+
+    thetas = adapt(params if batched else batch_params(params, len(goals)), pg_loss, alphas)
+    last = rollout_point_nav(model, thetas[-1], goals, n_traj, generator)  # the adapted policy, measured
+    rets.append(average_return(last["rewards"]))
+    kept.append(last)
     out = torch.stack(rets)
-    return (out, kept, thetas) if keep else out
+    return (out, kept, [{n: v.detach() for n, v in th.items()} for th in thetas]) if keep else out
 
 
 def point_nav_oracle_return(goals: torch.Tensor, horizon: int | None = None) -> torch.Tensor:

@@ -5,8 +5,8 @@ Model: an MLP 1 -> 40 -> 40 -> 1 (ReLU). Every function takes a batch of tasks a
 with a leading task dimension are vmapped over (one theta'_i per task), data are [n_tasks, K, 1].
 
 The MAML meta-loss is in lecture_utils.sinusoid_maml (it answers homework part 5.2, so the grader masks it);
-this module adapts with plain first-order SGD steps and never imports lecture_utils.maml, so the homework's
-demo cells can use it while grading masks the MAML modules.
+this module adapts with lecture_utils.adaptation (plain SGD steps) and never imports lecture_utils.maml, so the
+homework's demo cells can use it while grading masks the MAML modules.
 """
 
 from __future__ import annotations
@@ -16,6 +16,8 @@ import math
 import torch
 from torch import nn
 from torch.func import functional_call, vmap
+
+from lecture_utils.adaptation import adapt
 
 Params = dict[str, torch.Tensor]
 
@@ -61,12 +63,6 @@ def predict(model: nn.Module, params: Params, x: torch.Tensor) -> torch.Tensor:
 def mse(model: nn.Module, params: Params, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
     """Per-task mean squared error [n]."""
     return ((predict(model, params, x) - y) ** 2).mean(dim=(1, 2))
-
-
-def _sgd_step(params: Params, loss: torch.Tensor, alpha: float) -> Params:
-    """One plain SGD step theta - alpha grad loss, as new leaf tensors (no graph back to params)."""
-    grads = torch.autograd.grad(loss, list(params.values()))
-    return {n: (v - alpha * g).detach().requires_grad_(True) for (n, v), g in zip(params.items(), grads)}
 
 
 def pretrain_loss(model: nn.Module, params: Params, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
@@ -116,18 +112,15 @@ def mse_after_steps(model: nn.Module, params: Params, n_tasks: int = 100, k: int
     amp, phase = sample_tasks(n_tasks, gen)
     xs, ys = sample_data(amp, phase, k, gen)
     xq, yq = sample_data(amp, phase, n_query, gen)
-    theta = {n: v.detach().clone().requires_grad_(True) for n, v in params.items()}
-    if not shared:
-        theta = {n: v.detach().clone().requires_grad_(True) for n, v in batch_params(params, n_tasks).items()}
     per_task_params = (lambda th: th) if not shared else (lambda th: batch_params(th, n_tasks))
-    out = []
-    for step in range(steps + 1):
-        with torch.no_grad():
-            out.append(mse(model, per_task_params(theta), xq, yq))
-        if step < steps:
-            losses = mse(model, per_task_params(theta), xs, ys)
-            theta = _sgd_step(theta, losses.mean() if shared else losses.sum(), alpha)
-    per_task = torch.stack(out)
+
+    def support_loss(_step: int, theta: Params) -> torch.Tensor:
+        losses = mse(model, per_task_params(theta), xs, ys)
+        return losses.mean() if shared else losses.sum()
+
+    thetas = adapt(params if shared else batch_params(params, n_tasks), support_loss, [alpha] * steps)
+    with torch.no_grad():
+        per_task = torch.stack([mse(model, per_task_params(theta), xq, yq) for theta in thetas])
     return per_task.mean(1), per_task
 
 
@@ -141,9 +134,7 @@ def plot_adaptation(ax, model: nn.Module, inits: dict[str, Params], amp: float, 
     ax.plot(grid[0, :, 0], target(a, p, grid)[0, :, 0], color="k", lw=2, label="true task")
     ax.plot(xs[0, :, 0], ys[0, :, 0], "k^", ms=7, label=f"K={k} examples")
     for name, params in inits.items():
-        theta = {n: v.detach().clone().requires_grad_(True) for n, v in batch_params(params, 1).items()}
-        for _ in range(steps):
-            theta = _sgd_step(theta, mse(model, theta, xs, ys).sum(), alpha)
+        theta = adapt(batch_params(params, 1), lambda _k, th: mse(model, th, xs, ys).sum(), [alpha] * steps)[-1]
         with torch.no_grad():
             ax.plot(grid[0, :, 0], predict(model, theta, grid)[0, :, 0], ls="--", label=f"{name}, {steps} step")
     ax.set_xlabel("x")
