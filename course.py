@@ -88,7 +88,7 @@ def test(rest: list[str]) -> int:
         return 2
     os.environ.setdefault("JUPYTER_PLATFORM_DIRS", "1")
     # The whole suite: unit tests, nbval over the notebooks, release check, grader and its sandbox, the real
-    # clients, browser tests, ruff, and the cross-kernel lane (tests/test_cross_kernel.py: nbval again under
+    # clients, browser tests, ruff, and the cross-kernel lane (tests/test_cross_kernel*.py: nbval again under
     # another CPU's float kernels). Two workers; --dist loadfile keeps each notebook's cells in one kernel.
     if "--quick" in rest:
         rest = [a for a in rest if a != "--quick"]

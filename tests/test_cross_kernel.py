@@ -9,6 +9,9 @@ another CPU on this one: it re-runs the nbval comparison of the notebooks that t
 
 against the same committed outputs that the main nbval pass checks with the native kernels. The notebooks
 without training (00) give the same bits either way and are left out to keep the suite under 10 minutes.
+
+The solutions run here (tests/test_cross_kernel_solutions.py); the lecture notebooks run under these kernels in
+tests/test_student_bundle.py, from what students receive (one pass instead of two).
 """
 
 from __future__ import annotations
@@ -54,7 +57,8 @@ def run_under_other_kernels(paths: list[str]) -> None:
     )
 
 
-@pytest.mark.slow
-def test_lecture_notebooks_reproduce_under_other_cpu_kernels():
-    """(The solutions' lane is tests/test_cross_kernel_solutions.py: a second file, so xdist runs both at once.)"""
-    run_under_other_kernels([p for p in WITH_TRAINING if p.startswith("notebooks/")])
+def test_the_lecture_notebooks_lane_is_the_student_bundle():
+    from tests import test_student_bundle as bundle
+
+    lecture = {p.rsplit("/", 1)[1] for p in WITH_TRAINING if p.startswith("notebooks/")}
+    assert lecture <= set(bundle.NOTEBOOKS) and bundle.OTHER_KERNELS == OTHER_KERNELS

@@ -1,6 +1,10 @@
 """What students receive works on its own: `lecture release --student`, installed into a fresh venv (no course
 checkout, no instructor package, no dev extras), runs every lecture notebook and the self-check of every
-homework (the unfilled exercise fails, the filled-in solution passes).
+homework (the unfilled exercise fails every graded check, the filled-in solution passes).
+
+The lecture notebooks run here under ANOTHER CPU's float kernels (tests/test_cross_kernel.py: PyTorch's portable
+kernels, NumPy without AVX2) against the committed outputs: this pass is the lecture notebooks' cross-kernel lane,
+while the main nbval pass compares them with this machine's native kernels. One pass, two questions answered.
 
 The venv is cached outside the repository (tests/client_venvs.py, keyed on the bundle's pyproject.toml): the
 first run installs the pinned dependencies from the configured package index; later runs only reinstall
@@ -15,12 +19,15 @@ import shutil
 import subprocess
 import sys
 import venv
+import xml.etree.ElementTree as ET
 from pathlib import Path
 
+import nbformat
 import pytest
 
 from lecture_admin.bundle import build_student_bundle
 from tests.client_venvs import CACHE_DIR
+from tests.test_cross_kernel import OTHER_KERNELS
 
 ROOT = Path(__file__).resolve().parent.parent
 VENV = CACHE_DIR / "venv-student"
@@ -68,18 +75,24 @@ def test_the_student_venv_has_no_instructor_code_or_dev_tools(student):
 @pytest.mark.parametrize("name", NOTEBOOKS)
 def test_every_lecture_notebook_runs_from_the_bundle(student, name):
     bundle, py, env = student
-    r = _pytest(py, env, bundle, "--nbval", f"--nbval-sanitize-with={ROOT / 'tests' / 'nbval_sanitize.cfg'}",
-                f"notebooks/{name}")
-    assert r.returncode == 0, r.stdout[-3000:]
+    r = _pytest(py, {**env, **OTHER_KERNELS}, bundle, "--nbval",
+                f"--nbval-sanitize-with={ROOT / 'tests' / 'nbval_sanitize.cfg'}", f"notebooks/{name}")
+    assert r.returncode == 0, f"under {OTHER_KERNELS}:\n" + r.stdout[-3000:]
 
 
 @pytest.mark.parametrize("name", HOMEWORK)
 def test_self_check_fails_the_unfilled_homework_and_passes_the_solution(student, name, tmp_path):
     bundle, py, env = student
-    r = subprocess.run([sys.executable, str(bundle / "course.py"), "check", name[:2]], cwd=bundle, env=env,
-                       capture_output=True, text=True, timeout=900)
+    xml = tmp_path / "unfilled.xml"
+    r = subprocess.run([sys.executable, str(bundle / "course.py"), "check", name[:2], f"--junitxml={xml}"],
+                       cwd=bundle, env=env, capture_output=True, text=True, timeout=900)
     assert r.returncode != 0 and "failed" in r.stdout, r.stdout[-2000:]
     assert "not attempted yet" in r.stdout  # the check cells raised, with their one-line message
+    failed = {c.get("name") for c in ET.parse(xml).getroot().iter("testcase")
+              if c.find("failure") is not None or c.find("error") is not None}
+    code = [c for c in nbformat.read(bundle / "exercises" / name, as_version=4).cells if c.cell_type == "code"]
+    checks = [f"Cell {i}" for i, c in enumerate(code) if c.metadata["nbgrader"]["grade"]]  # nbval numbers code cells
+    assert checks and all(any(f.endswith(c) for f in failed) for c in checks), (checks, sorted(failed))
     filled = bundle / "exercises" / name
     shutil.copy(ROOT / "solutions" / name, filled)  # as if the student had written the reference answers
     r = subprocess.run([sys.executable, str(bundle / "course.py"), "check", name[:2]], cwd=bundle, env=env,
