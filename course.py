@@ -44,12 +44,29 @@ def _fingerprint() -> str:
     return h.hexdigest()
 
 
+KERNEL_CONFIG = (
+    "# Written by course.py. The notebooks' kernels run on this machine only (127.0.0.1), so ipykernel's warning\n"
+    "# about unencrypted TCP on every start (JupyterLab's terminal, nbconvert --execute) only alarms students.\n"
+    "# Errors still show.\n"
+    "c.IPKernelApp.log_level = 'ERROR'\n"
+)
+
+
+def _quiet_kernels() -> None:
+    """The venv's own IPython config (sys.prefix/etc/ipython), read by every kernel this venv starts."""
+    path = VENV / "etc" / "ipython" / "ipython_kernel_config.py"
+    if not path.exists() or path.read_text() != KERNEL_CONFIG:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(KERNEL_CONFIG)
+
+
 def ensure_env() -> None:
     if sys.version_info[:2] != (3, 11):
         _say(f"warning: the course is pinned for Python 3.11; this is {sys.version.split()[0]}")
     if not PY.exists():
         _say(f"creating the virtual environment in {VENV}")
         venv.EnvBuilder(with_pip=True).create(VENV)
+    _quiet_kernels()
     want = _fingerprint()
     if STAMP.exists() and STAMP.read_text().strip() == want:
         return
