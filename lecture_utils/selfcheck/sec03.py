@@ -136,7 +136,7 @@ def check_td_update(td_update) -> None:
 SF_NOISE = 0.1  # standard deviation of the observed rewards around phi . w'
 # Credit of one task family (3.5): each measure in bands, the part's credit is the lowest band of the three.
 # Measured over 50 grading seeds x 2 families (lecture bench --behaviour --part 3.5): see hidden/sec03.py.
-SF_PSI_BANDS = [(0.05, 1.0), (0.12, 0.5)]  # psi's relative error above what batch TD on the same data reaches
+SF_PSI_BANDS = [(0.08, 1.0), (0.12, 0.5)]  # psi's relative error above what batch TD on the same data reaches
 SF_W_BANDS = [(0.05, 1.0), (0.15, 0.5)]  # w''s relative error above least squares on the same labels
 SF_GAP_BANDS = [(0.15, 1.0), (0.30, 0.5)]  # normalized return lost by GPI with yours vs with the exact psi, w'
 

@@ -50,15 +50,24 @@ hidden("3.4", library=LIBRARY, run=run_td_update)
 # The grader's own task families (sizes, model, features, exits, discount, new tasks w' from the grading seed):
 # the student's function gets only the transitions, the family's policies, gamma and the labelled rewards, as
 # plain arrays, and returns (psis, W); everything it is measured against is computed here from the model.
-# Credit of a family = the lowest band of: psi's relative error above batch TD's on the same data (<= 0.05 full,
+# Credit of a family = the lowest band of: psi's relative error above batch TD's on the same data (<= 0.08 full,
 # <= 0.12 half), w''s above least squares' (<= 0.05 full, <= 0.15 half), the normalized return GPI with them
 # loses against GPI with the exact psi, w' (<= 0.15 full, <= 0.30 half); the part's credit is the worse family's.
-# Bands in lecture_utils.selfcheck.sec03 (SF_*_BANDS), measured by `lecture bench --behaviour --part 3.5
-# --seeds 50` (min / mean / max credit over the 50 seeds):
-#   solution 1.00 / 1.00 / 1.00 (psi excess = w' excess = 0 by construction, GPI loss <= 0.06 over 60 families);
-#   ignores_done, evaluates_behaviour_policy, no_bootstrap, w_without_gram_matrix: 0.00 / 0.00 / 0.00.
-#   (Measured on a 60-seed prototype: ignores_done psi excess >= 0.21, behaviour policy >= 0.47, no bootstrap
-#   >= 0.79, w' without the Gram matrix w' excess >= 0.76.)
+# Bands in lecture_utils.selfcheck.sec03 (SF_*_BANDS). Measured by `lecture bench --behaviour --part 3.5
+# --seeds 50` (credit min / mean / max; ~1 s of CPU per grading, 5-8 s wall on the shared 2-core box):
+#   solution 1.00 / 1.00 / 1.00; ignores_done, evaluates_behaviour_policy, no_bootstrap, w_without_gram_matrix
+#   0.00 / 0.00 / 0.00 each.
+# The measures over those 50 seeds x 2 families (min / max), against the limits above:
+#   solution                    psi excess 0.000 / 0.000, w' excess 0.000 / 0.000, GPI loss -0.052 / 0.052
+#   ignores_done                psi excess 0.174 / 0.908
+#   evaluates_behaviour_policy  psi excess 0.405 / 0.793
+#   no_bootstrap                psi excess 0.773 / 0.932
+#   w_without_gram_matrix       w' excess  0.680 / 0.898
+#   (batch TD's own psi error, the floor, is at most 0.065; least squares' w' error at most 0.137.)
+# Why 0.08 for full credit on psi: legitimate per-transition TD, which jitters around the batch solution, measured
+# on 4 seeds: 10 passes at step 0.05 psi excess 0.021-0.044 (full), 5 passes at step 1/n^0.6 0.004-0.051 (full),
+# 3 passes at step 0.1 0.048-0.078 (full, barely). An under-trained single pass at 0.1 (0.04-0.18) earns 0.5 or 0.
+
 
 def run_sf_from_experience(kernel, names: list[str]) -> Credit:
     (name,) = names
