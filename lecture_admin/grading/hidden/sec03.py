@@ -54,7 +54,7 @@ hidden("3.4", library=LIBRARY, run=run_td_update)
 # <= 0.12 half), w''s above least squares' (<= 0.05 full, <= 0.15 half), the normalized return GPI with them
 # loses against GPI with the exact psi, w' (<= 0.15 full, <= 0.30 half); the part's credit is the worse family's.
 # Bands in lecture_utils.selfcheck.sec03 (SF_*_BANDS). Measured by `lecture bench --behaviour --part 3.5
-# --seeds 50` (credit min / mean / max; ~1 s of CPU per grading, 5-8 s wall on the shared 2-core box):
+# --seeds 50` (credit min / mean / max; ~1 s of CPU per grading, 2-8 s wall on the shared, loaded 2-core box):
 #   solution 1.00 / 1.00 / 1.00; ignores_done, evaluates_behaviour_policy, no_bootstrap, w_without_gram_matrix
 #   0.00 / 0.00 / 0.00 each.
 # The measures over those 50 seeds x 2 families (min / max), against the limits above:
