@@ -90,3 +90,92 @@ def test_cases_depend_on_the_grading_seed():
             pass
     use_case_seed(None)
     assert len(seen) == 2 and not np.allclose(seen[0], seen[1])
+
+
+# ---------------------------------------------------------------- 3.5: successor features from experience (behaviour)
+
+NAMES_3_5 = ["learn_sf_from_experience"]
+
+
+def _ns_3_5(folder: str, wrong: str = "") -> dict:
+    ns = defining_cells(folder, NAMES_3_5)
+    if wrong:
+        exec(compile(BEHAVIOUR_3_5().wrong[wrong], f"<wrong version {wrong}>", "exec"), ns)  # noqa: S102
+    return ns
+
+
+def BEHAVIOUR_3_5():  # noqa: N802 - the registered Behaviour of 3.5
+    from lecture_admin.grading.hidden import BEHAVIOUR
+
+    hidden_part("3.5")
+    return BEHAVIOUR["3.5"]
+
+
+def test_3_5_registered_as_a_behaviour_part():
+    from lecture_admin.grading.hidden.sec03 import LIBRARY
+    from lecture_utils.selfcheck.answers import ANSWERS
+
+    part = hidden_part("3.5")
+    assert part.run is not None and part.library == LIBRARY
+    assert ANSWERS["3.5"] == LIBRARY
+    spec = BEHAVIOUR_3_5()
+    assert spec.notebook == NB and spec.names == tuple(NAMES_3_5) and len(spec.wrong) >= 3
+
+
+@pytest.mark.slow
+def test_3_5_solution_earns_full_credit(grading_seed):
+    from lecture_admin.grading.behaviour import credit
+
+    fraction, message = credit(_ns_3_5("solutions"), "3.5", NAMES_3_5, grading_seed)
+    assert fraction == 1.0, message
+
+
+def test_3_5_stub_is_not_attempted():
+    from lecture_admin.grading.behaviour import credit
+
+    assert credit(_ns_3_5("exercises"), "3.5", NAMES_3_5, 11) == (0.0, "not attempted")
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("wrong", ["ignores_done", "evaluates_behaviour_policy", "no_bootstrap",
+                                   "w_without_gram_matrix"])
+def test_3_5_wrong_versions_earn_nothing(wrong):
+    from lecture_admin.grading.behaviour import credit
+
+    assert set(BEHAVIOUR_3_5().wrong) == {"ignores_done", "evaluates_behaviour_policy", "no_bootstrap",
+                                          "w_without_gram_matrix"}
+    fraction, message = credit(_ns_3_5("solutions", wrong), "3.5", NAMES_3_5, 2024)
+    assert fraction == 0.0, message
+    assert ("w' estimates" if wrong == "w_without_gram_matrix" else "your psi") in message
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("variant", ["solution", "stub", "ignores_done", "evaluates_behaviour_policy",
+                                     "no_bootstrap", "w_without_gram_matrix"])
+def test_3_5_public_check(variant):
+    from lecture_utils.selfcheck.core import run_check
+
+    ns = _ns_3_5("exercises") if variant == "stub" else _ns_3_5("solutions", "" if variant == "solution" else variant)
+    passed, msg, _ = run_check("3.5", ns["learn_sf_from_experience"])
+    assert passed == (variant == "solution"), msg
+
+
+def test_3_5_cases_depend_on_the_grading_seed():
+    """The hidden task families are drawn from the grading seed: a memorised answer to the public ones fails."""
+    from lecture_admin.grading.hidden.sec03 import run_sf_from_experience
+
+    seen = []
+
+    class Recorder:
+        def evaluate(self, expr, timeout=60.0, env=None):
+            seen.append(np.asarray(env["__args"][0]["s_next"][:50]).copy())
+            return type("R", (), {"ok": True, "value": None})()
+
+    for seed in (None, 5):
+        use_case_seed(seed)
+        try:
+            run_sf_from_experience(Recorder(), NAMES_3_5)
+        except CheckFailed:
+            pass
+    use_case_seed(None)
+    assert len(seen) == 2 and not np.array_equal(seen[0], seen[1])

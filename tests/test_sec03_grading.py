@@ -25,10 +25,12 @@ def test_solution_passes_every_check(sol):
     assert_passes("3.2", sol["q_from_psi"])
     assert_passes("3.3", sol["gpi_policy"])
     assert_passes("3.4", sol["td_update"])
+    assert_passes("3.5", sol["learn_sf_from_experience"])
 
 
 @pytest.mark.parametrize("eid, name", [("3.1", "psi_linear_solve"), ("3.2", "q_from_psi"),
-                                       ("3.3", "gpi_policy"), ("3.4", "td_update")])
+                                       ("3.3", "gpi_policy"), ("3.4", "td_update"),
+                                       ("3.5", "learn_sf_from_experience")])
 def test_stub_fails(stub, eid, name):
     assert_fails(eid, stub[name], contains="not attempted")
 
