@@ -79,7 +79,8 @@ def cmd_execute(args) -> int:
     status = 0
     for p in args.notebooks:
         ex = execute_notebook(Path(p), write=True)
-        print(f"{p}: {'ok' if ex.ok else 'FAILED: ' + ex.error} ({ex.seconds:.1f} s, {ex.peak_mb:.0f} MB)")
+        print(f"{p}: {'ok' if ex.ok else 'FAILED: ' + ex.error} ({ex.seconds:.1f} s, {ex.peak_mb:.0f} MB; "
+              f"kernel CPU time {ex.cpu_seconds:.1f} s)")
         status |= 0 if ex.ok else 1
     return status
 

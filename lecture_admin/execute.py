@@ -23,6 +23,17 @@ class Execution:
     peak_mb: float
     ok: bool
     error: str = ""
+    cpu_seconds: float = float("nan")  # the kernel's own CPU time (user + system): what a quiet machine's wall time is
+
+
+def _cpu_seconds(pid: int) -> float:
+    """CPU time (user + system) a process has used so far (Linux /proc/PID/stat), else nan."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    except (OSError, IndexError, ValueError):
+        return float("nan")
 
 
 def _peak_rss_mb(pid: int) -> float:
@@ -62,7 +73,7 @@ def execute_notebook(path: Path, timeout: int = 600, write: bool = False) -> Exe
         resources={"metadata": {"path": str(path.parent)}},
         store_widget_state=True,
     )
-    peak = float("nan")
+    peak = cpu = float("nan")
     t0 = time.perf_counter()
     ok, err = True, ""
     try:
@@ -77,6 +88,7 @@ def execute_notebook(path: Path, timeout: int = 600, write: bool = False) -> Exe
                 proc = getattr(client.km.provisioner, "process", None)
                 if proc is not None:
                     peak = _peak_rss_mb(proc.pid)
+                    cpu = _cpu_seconds(proc.pid)
             client.set_widgets_metadata()
     except CellExecutionError as e:
         ok, err = False, str(e).strip().splitlines()[-1] if str(e).strip() else "cell error"
@@ -87,4 +99,4 @@ def execute_notebook(path: Path, timeout: int = 600, write: bool = False) -> Exe
     seconds = time.perf_counter() - t0
     if write and ok:
         nbformat.write(nb, path)
-    return Execution(str(path), seconds, peak, ok, err)
+    return Execution(str(path), seconds, peak, ok, err, cpu)

@@ -125,8 +125,11 @@ def mse_after_steps(model: nn.Module, params: Params, n_tasks: int = 100, k: int
 
 
 def plot_adaptation(ax, model: nn.Module, inits: dict[str, Params], amp: float, phase: float, k: int = 10,
-                    alpha: float = 0.01, steps: int = 1, seed: int = 0) -> None:
-    """One task: the true curve, its K examples, and each initialisation's fit after `steps` steps on them."""
+                    alpha: float = 0.01, steps: int = 1, seed: int = 0, colors: dict[str, str] | None = None) -> None:
+    """One task: the true curve, its K examples, and each initialisation's fit after `steps` steps on them.
+
+    colors: optional name -> matplotlib colour, so each initialisation keeps its colour across figures.
+    """
     gen = torch.Generator().manual_seed(seed)
     a, p = torch.tensor([float(amp)]), torch.tensor([float(phase)])
     xs, ys = sample_data(a, p, k, gen)
@@ -136,5 +139,6 @@ def plot_adaptation(ax, model: nn.Module, inits: dict[str, Params], amp: float, 
     for name, params in inits.items():
         theta = adapt(batch_params(params, 1), lambda _k, th: mse(model, th, xs, ys).sum(), [alpha] * steps)[-1]
         with torch.no_grad():
-            ax.plot(grid[0, :, 0], predict(model, theta, grid)[0, :, 0], ls="--", label=f"{name}, {steps} step")
+            ax.plot(grid[0, :, 0], predict(model, theta, grid)[0, :, 0], ls="--", label=f"{name}, {steps} step",
+                    color=(colors or {}).get(name))
     ax.set_xlabel("x")

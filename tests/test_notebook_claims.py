@@ -91,11 +91,6 @@ def test_sec04_live_rl2_training():
 # (notebook, number as written) -> why it need not appear in an output
 ALLOWED = {
     ("05_maml.ipynb", "0.01"): "a parameter: the goal tolerance of the point-navigation task",
-    ("05_maml.ipynb", "3.3"): "quoted from an earlier run in the design notes, labelled as such",
-    ("05_maml.ipynb", "0.53"): "quoted from an earlier run in the design notes, labelled as such",
-    ("05_maml.ipynb", "0.31"): "quoted from an earlier run in the design notes, labelled as such",
-    ("05_maml.ipynb", "2.6"): "quoted from an earlier run in the design notes, labelled as such",
-    ("05_maml.ipynb", "1.7"): "quoted from an earlier run in the design notes, labelled as such",
     ("05_maml.ipynb", "0.07"): "0.1 * sigma, with sigma = 0.7..0.8 shown in the figure titles of section 5",
 }
 
