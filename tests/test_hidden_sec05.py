@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 from torch.func import functional_call
@@ -39,8 +40,10 @@ def test_library_masks_leave_the_demo_imports_alone():
     assert hidden_part("5.3").library == ("lecture_utils.policy_gradient",)
     # The demo cells import lecture_utils.sinusoid: it must not pull in a masked module.
     masked = ("lecture_utils.maml", "lecture_utils.sinusoid_maml", "lecture_utils.policy_gradient")
-    saved = {m: sys.modules.pop(m) for m in (*masked, "lecture_utils.sinusoid") if m in sys.modules}
+    saved = {m: sys.modules.pop(m) for m in (*masked, "lecture_utils.sinusoid", "lecture_utils.maml_reach")
+             if m in sys.modules}
     try:
+        import lecture_utils.maml_reach  # noqa: F401 - the 5.4 demo's evaluation
         import lecture_utils.sinusoid  # noqa: F401
 
         assert not any(m in sys.modules for m in masked)
@@ -212,3 +215,131 @@ def test_reinforce_loss_detached_fails(one_seed):
 
 def test_reinforce_loss_reference_passes(one_seed):
     assert outcome({"reinforce_loss": _reinforce()}, "5.3", "reinforce_loss") == "passed"
+
+
+# ---------------------------------------------------------------- 5.4 (behaviour-graded: meta-training in bands)
+
+REACH = ["meta_train_reach"]
+
+
+@pytest.fixture(scope="module")
+def reach_sol():
+    from lecture_admin.grading.behaviour import defining_namespace
+
+    return defining_namespace(ROOT / "solutions" / NB, REACH)
+
+
+def _reach_credit(ns, seed):
+    from lecture_admin.grading.behaviour import credit
+    from lecture_utils.selfcheck.core import use_case_seed
+
+    try:
+        return credit(ns, "5.4", REACH, seed)
+    finally:
+        use_case_seed(None)
+
+
+def _wrong_ns(reach_sol, variant):
+    from lecture_admin.grading.hidden import BEHAVIOUR
+
+    ns = dict(reach_sol)
+    exec(compile(BEHAVIOUR["5.4"].wrong[variant], f"<wrong {variant}>", "exec"), ns)  # noqa: S102
+    return ns
+
+
+def _wrong_variants():
+    from lecture_admin.grading.hidden import BEHAVIOUR, hidden_part
+
+    hidden_part("5.4")  # registers BEHAVIOUR["5.4"]
+    return sorted(BEHAVIOUR["5.4"].wrong)
+
+
+def test_meta_train_reach_registration():
+    from lecture_admin.grading.hidden import BEHAVIOUR
+    from lecture_utils.selfcheck.answers import ANSWERS
+
+    assert hidden_part("5.4").library == ("lecture_utils.maml", "lecture_utils.policy_gradient")
+    assert ANSWERS["5.4"] == hidden_part("5.4").library
+    assert BEHAVIOUR["5.4"].names == tuple(REACH) and len(BEHAVIOUR["5.4"].wrong) >= 3
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("seed", (11, 2024, 987654321))
+def test_meta_train_reach_solution_full_credit(reach_sol, seed):
+    fraction, message = _reach_credit(reach_sol, seed)
+    assert fraction == 1.0, message
+
+
+def test_meta_train_reach_stub_not_attempted():
+    from lecture_admin.grading.behaviour import defining_namespace
+
+    ns = defining_namespace(ROOT / "exercises" / NB, REACH)
+    assert _reach_credit(ns, 11) == (0.0, "not attempted")
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("variant", _wrong_variants())
+def test_meta_train_reach_wrong_versions_earn_nothing(reach_sol, variant):
+    fraction, message = _reach_credit(_wrong_ns(reach_sol, variant), 2024)
+    assert fraction == 0.0, message
+
+
+def test_meta_train_reach_wrong_return_types_fail(reach_sol):
+    ns = dict(reach_sol)
+    ns["meta_train_reach"] = lambda *a, **k: [1.0, 2.0]
+    assert _reach_credit(ns, 11) == (0.0, 'meta_train_reach should return a dict {"P": array [D, D], "z": array [D]}, '
+                                          "got list")
+    ns["meta_train_reach"] = lambda goals, *a, **k: {"P": np.eye(goals.shape[1]), "z": np.zeros(3)}
+    assert "has shape (3,), expected (8,)" in _reach_credit(ns, 11)[1]
+    ns["meta_train_reach"] = lambda goals, *a, **k: {"P": torch.eye(goals.shape[1]) * np.nan,
+                                                       "z": torch.zeros(goals.shape[1])}
+    assert "non-finite" in _reach_credit(ns, 11)[1]
+
+
+def test_meta_train_reach_worse_than_pretrained_earns_nothing(reach_sol):
+    ns = dict(reach_sol)
+    ns["meta_train_reach"] = lambda goals, *a, **k: {"P": np.eye(goals.shape[1]), "z": np.zeros(goals.shape[1])}
+    fraction, message = _reach_credit(ns, 11)
+    assert fraction == 0.0 and "closes -0." in message  # P = I, z = 0: worse than the pretrained baseline
+
+
+def test_meta_train_reach_bands_give_partial_credit(reach_sol, monkeypatch):
+    """Between the thresholds the grader returns a Credit with the measured line; the bands themselves."""
+    from lecture_admin.grading.hidden import sec05 as hidden05
+    from lecture_utils.selfcheck import sec05 as public
+
+    monkeypatch.setattr(hidden05, "reach_credit", lambda *a: (0.5, "closes 0.30 of the pretrained gap"))
+    ns = dict(reach_sol)
+    ns["meta_train_reach"] = lambda goals, *a, **k: {"P": np.eye(goals.shape[1]), "z": np.zeros(goals.shape[1])}
+    assert _reach_credit(ns, 11) == (0.5, "closes 0.30 of the pretrained gap")
+    assert [public._band(v, public.REACH_BANDS) for v in (0.9, 0.5, 0.3, 0.25, 0.1, -1.0, float("nan"))] == [
+        1.0, 1.0, 0.5, 0.5, 0.0, 0.0, 0.0]
+
+
+# The public check: passes on the solution, fails on the stub and on every documented wrong version.
+
+
+@pytest.mark.slow
+def test_meta_train_reach_public_check_passes_on_the_solution(reach_sol):
+    from lecture_utils.selfcheck.core import run_check
+
+    passed, line, _ = run_check("5.4", reach_sol["meta_train_reach"])
+    assert passed, line
+
+
+def test_meta_train_reach_public_check_stub():
+    from lecture_admin.grading.behaviour import defining_namespace
+    from lecture_utils.selfcheck.core import run_check
+
+    ns = defining_namespace(ROOT / "exercises" / NB, REACH)
+    passed, line, _ = run_check("5.4", ns["meta_train_reach"])
+    assert not passed and "not attempted" in line
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("variant", _wrong_variants())
+def test_meta_train_reach_public_check_fails_on_wrong_versions(reach_sol, variant):
+    from lecture_utils.selfcheck.core import run_check
+
+    passed, line, _ = run_check("5.4", _wrong_ns(reach_sol, variant)["meta_train_reach"])
+    assert not passed, line

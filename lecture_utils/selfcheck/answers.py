@@ -17,6 +17,7 @@ ANSWERS: dict[str, tuple[str, ...]] = {
     "5.1": ("lecture_utils.maml",),
     "5.2": ("lecture_utils.sinusoid_maml", "lecture_utils.maml"),
     "5.3": ("lecture_utils.policy_gradient",),
+    "5.4": ("lecture_utils.maml", "lecture_utils.policy_gradient"),
 }
 
 

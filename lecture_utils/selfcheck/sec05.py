@@ -194,3 +194,75 @@ def check_reinforce_loss(reinforce_loss) -> None:
         (g,) = torch.autograd.grad(got, log_probs)
         (w,) = torch.autograd.grad(want, log_probs)
         expect_close(g, w, "gradient of the loss with respect to log_probs", rtol=1e-6, atol=1e-9, case=where)
+
+
+
+# ---------------------------------------------------------------- 5.4 MAML-RL meta-training (behaviour-graded)
+
+# Bands on the fraction of the pretrained baseline's one-step gap to the oracle that the student's initialisation
+# closes (lecture_utils.maml_reach.gap_closed), on the test goals of the case's task family.
+# Measured over 50 grading seeds (lecture bench --behaviour --part 5.4): the solution closes 0.71-0.81, the
+# documented wrong versions at most 0.01 (the table is in the grader's hidden tests). Full credit from 0.5, half
+# from 0.25.
+REACH_BANDS = [(0.5, 1.0), (0.25, 0.5)]
+
+
+def _band(value: float, bands) -> float:
+    """As lecture_admin.grading.hidden.band (the student layer cannot import it): NaN earns nothing."""
+    return next((fraction for threshold, fraction in bands if value == value and value >= threshold), 0.0)
+
+
+def reach_case(rng: np.random.Generator):
+    """A task family for 5.4: (train_goals, test_goals, seed for the student's training, seed for evaluation)."""
+    from lecture_utils.maml_reach import reach_family
+
+    train, test = reach_family(rng)
+    return train, test, int(rng.integers(1 << 16)), int(rng.integers(1 << 16))
+
+
+def reach_params(out, dim: int) -> tuple[np.ndarray, np.ndarray]:
+    """The (P, z) a student's meta_train_reach returned, validated: a dict with "P" [D, D] and "z" [D], finite."""
+    from lecture_utils.selfcheck.core import as_array
+
+    if not isinstance(out, dict):
+        raise CheckFailed(f'meta_train_reach should return a dict {{"P": array [D, D], "z": array [D]}}, got '
+                          f"{type(out).__name__}")
+    got = []
+    for k, shape in (("P", (dim, dim)), ("z", (dim,))):
+        if k not in out:
+            raise CheckFailed(f'meta_train_reach returned keys {sorted(map(str, out))}: it needs "P" and "z"')
+        v = as_array(out[k], f'meta_train_reach(...)["{k}"]')
+        if v.shape != shape:
+            raise CheckFailed(f'meta_train_reach(...)["{k}"] has shape {v.shape}, expected {shape}')
+        if not np.all(np.isfinite(v)):
+            raise CheckFailed(f'meta_train_reach(...)["{k}"] has non-finite entries: the meta-training diverged')
+        got.append(v)
+    return got[0], got[1]
+
+
+def reach_credit(P, z, train, test, eval_seed: int) -> tuple[float, str]:
+    """(credit fraction, one line): the mean return on the test goals after one sampled policy-gradient step
+    from (P, z), against the pretrained baseline's under the same step and the same sample draws."""
+    from lecture_utils.maml_reach import REACH_ALPHA, adapted_return, gap_closed, oracle_return, pretrained_init
+
+    _, after = adapted_return(P, z, test, seed=eval_seed)
+    _, base_after = adapted_return(*pretrained_init(train), test, seed=eval_seed)
+    closed = gap_closed(after, base_after)
+    fraction = _band(closed, REACH_BANDS)
+    line = (f"after one policy-gradient step (alpha={REACH_ALPHA}) on {len(test)} new goals your initialisation "
+            f"returns {after:.3g}, the pretrained one {base_after:.3g}, the oracle {oracle_return():.3g}: it closes "
+            f"{closed:.2f} of the pretrained gap (full credit from {REACH_BANDS[0][0]}, half from "
+            f"{REACH_BANDS[1][0]})")
+    return fraction, line
+
+
+@check("5.4", "MAML-RL meta-training on the reaching task", points=6)
+def check_meta_train_reach(meta_train_reach) -> None:
+    from lecture_utils.maml_reach import REACH_ALPHA, REACH_SAMPLES, REACH_SIGMA
+
+    train, test, seed, eval_seed = reach_case(case_rng(54))
+    out = call(meta_train_reach, train.copy(), REACH_ALPHA, REACH_SIGMA, REACH_SAMPLES, seed)
+    P, z = reach_params(out, train.shape[1])
+    fraction, line = reach_credit(P, z, train, test, eval_seed)
+    if fraction < 1.0:
+        raise CheckFailed(line)

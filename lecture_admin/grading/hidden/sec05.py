@@ -12,9 +12,20 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from lecture_admin.grading.hidden import Harness, hidden
+from lecture_admin.grading.hidden import Credit, Harness, behaviour, hidden
 from lecture_utils.selfcheck.core import CheckFailed, case_rng, expect_close
-from lecture_utils.selfcheck.sec05 import _data, _mlp, _mse, _ref_maml_loss, _ref_reinforce, _ref_step, maml_case
+from lecture_utils.selfcheck.sec05 import (
+    _data,
+    _mlp,
+    _mse,
+    _ref_maml_loss,
+    _ref_reinforce,
+    _ref_step,
+    maml_case,
+    reach_case,
+    reach_credit,
+    reach_params,
+)
 
 # Kernel side, shared by the harnesses: the Tanh MLP of the public check, rebuilt from its weights (float64).
 _BUILD = r'''
@@ -249,3 +260,114 @@ def run_reinforce_loss(kernel, names: list[str]) -> None:
 
 
 hidden("5.3", library=("lecture_utils.policy_gradient",), run=run_reinforce_loss)
+
+
+# ---------------------------------------------------------------- 5.4 meta_train_reach (behaviour-graded)
+
+# Kernel side: call the student's meta-training on the grader's training goals; hand back P and z as arrays.
+_REACH_HARNESS = r'''
+def __harness(fn, train_goals, alpha, sigma, n_samples, seed):
+    import numpy as np
+    out = fn(train_goals, alpha, sigma, n_samples, seed)
+    if not isinstance(out, dict):
+        return {"type": type(out).__name__}
+    res = {"type": "dict", "keys": sorted(str(k) for k in out)}
+    for k in ("P", "z"):
+        if k in out:
+            v = out[k]
+            if hasattr(v, "detach"):
+                v = v.detach().cpu().numpy()
+            try:
+                res[k] = np.asarray(v, dtype=np.float64)
+            except (TypeError, ValueError):
+                res[k] = type(v).__name__
+    return res
+'''
+
+# Bands: lecture_utils.selfcheck.sec05.REACH_BANDS, on the fraction of the pretrained baseline's one-step gap to
+# the oracle that the student's initialisation closes: full credit from 0.5, half from 0.25, none below.
+# Measured on 50 grading seeds (`lecture bench --behaviour --part 5.4 --seeds 50`, seeds 1000 + 7919 i):
+#   solution                            gap closed 0.71 / 0.77 / 0.81 (min / mean / max)  credit 1.00 on all 50
+#   no_inner_step                       -0.31 / -0.15 / -0.00                               credit 0 on all 50
+#   inner_step_ascends_the_loss         -0.44 / -0.28 / -0.19                               credit 0 on all 50
+#   outer_loss_on_pre_update_actions    -1.3e5 / -5.0e4 / -1.8e4 (diverges)                 credit 0 on all 50
+#   adapted_params_cut_from_theta       -0.64 / -0.22 / 0.01 (theta never moves)            credit 0 on all 50
+# (first-order MAML, not a wrong version, closes as much as second order here: see question 5.6.)
+# Cost: one grading = one student training (about 2-3 s on a free core, 300 meta-iterations) + the baseline
+# (500 exact Adam steps) + 2 x 20 sampled inner steps on 200 goals: 3-4 s; 14.5 s wall on the shared, loaded
+# 2-core machine of the bench.
+
+
+def run_meta_train_reach(kernel, names: list[str]) -> Credit | None:
+    from lecture_utils.maml_reach import REACH_ALPHA, REACH_SAMPLES, REACH_SIGMA
+
+    (name,) = names
+    harness = Harness(kernel, name, _REACH_HARNESS, timeout=120.0)
+    train, test, seed, eval_seed = reach_case(case_rng(54))
+    out = harness(train_goals=train, alpha=REACH_ALPHA, sigma=REACH_SIGMA, n_samples=REACH_SAMPLES, seed=seed)
+    if out.get("type") != "dict":
+        raise CheckFailed(f'meta_train_reach should return a dict {{"P": array [D, D], "z": array [D]}}, got '
+                          f'{out.get("type")}')
+    P, z = reach_params({k: out.get(k) for k in out["keys"]}, train.shape[1])
+    fraction, line = reach_credit(P, z, train, test, eval_seed)
+    if fraction == 0.0:
+        raise CheckFailed(line)
+    return None if fraction == 1.0 else Credit(fraction, line)
+
+
+hidden("5.4", library=("lecture_utils.maml", "lecture_utils.policy_gradient"), run=run_meta_train_reach)
+
+# Plausible wrong meta-training loops (the solution's loop with one mistake each), exec'd over the solution cell.
+_REACH_WRONG = r'''
+def meta_train_reach(train_goals, alpha, sigma, n_samples, seed=0, first_order=False, n_iters=300,
+                     tasks_per_batch=10, lr=0.02):
+    import numpy as np
+    import torch
+    gen = torch.Generator().manual_seed(seed)
+    goals = torch.as_tensor(np.asarray(train_goals, dtype=np.float64))
+    T, D = tasks_per_batch, goals.shape[1]
+    P = torch.eye(D, dtype=torch.float64, requires_grad=True)
+    z = torch.zeros(D, dtype=torch.float64, requires_grad=True)
+    opt = torch.optim.Adam([P, z], lr=lr)
+
+    def sample(mu):
+        return (mu[:, None, :] + sigma * torch.randn(T, n_samples, D, generator=gen, dtype=torch.float64)).detach()
+
+    def surrogate(mu, actions, g):
+        log_prob = -((actions - mu[:, None, :]) ** 2).sum(-1) / (2 * sigma**2)
+        rewards = -((actions - g[:, None, :]) ** 2).sum(-1)
+        advantages = (rewards - rewards.mean(1, keepdim=True)).detach()
+        return -(log_prob * advantages).mean(1)
+
+    for _ in range(n_iters):
+        g = goals[torch.randint(len(goals), (T,), generator=gen)]
+        P_i, z_i = P.expand(T, D, D), z.expand(T, D)
+        mu = torch.einsum("...ij,...j->...i", P_i, z_i)
+        actions = sample(mu)
+        inner = surrogate(mu, actions, g)
+        if MISTAKE == "no_inner_step":
+            outer = inner.mean()
+        else:
+            gP, gz = torch.autograd.grad(inner.sum(), [P_i, z_i], create_graph=True)
+            sign = -1.0 if MISTAKE == "ascends" else 1.0
+            P_a, z_a = P_i - sign * alpha * gP, z_i - sign * alpha * gz
+            if MISTAKE == "cut":
+                P_a, z_a = P_a.detach().requires_grad_(True), z_a.detach().requires_grad_(True)
+            mu_a = torch.einsum("...ij,...j->...i", P_a, z_a)
+            outer = surrogate(mu_a, actions if MISTAKE == "reuse" else sample(mu_a), g).mean()
+        opt.zero_grad()
+        outer.backward()
+        opt.step()
+    return {"P": P.detach().numpy().copy(), "z": z.detach().numpy().copy()}
+'''
+
+behaviour("5.4", notebook="05_maml.ipynb", names=("meta_train_reach",), wrong={
+    # forgot the inner step: the policy-gradient loss at theta on all goals (pretraining, not MAML)
+    "no_inner_step": 'MISTAKE = "no_inner_step"\n' + _REACH_WRONG,
+    # theta' = theta + alpha grad L: the inner step climbs the surrogate loss (descends the return)
+    "inner_step_ascends_the_loss": 'MISTAKE = "ascends"\n' + _REACH_WRONG,
+    # the outer loss scores theta'_i on the actions sampled from theta, not on fresh ones from theta'_i
+    "outer_loss_on_pre_update_actions": 'MISTAKE = "reuse"\n' + _REACH_WRONG,
+    # theta' detached and made a new leaf: the outer loss has no path back to theta, which never moves
+    "adapted_params_cut_from_theta": 'MISTAKE = "cut"\n' + _REACH_WRONG,
+})
