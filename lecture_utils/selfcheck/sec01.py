@@ -137,7 +137,8 @@ def check_coverage_width(coverage_width) -> None:
 ADR_CAP = np.array([2.0, 2.0, 2.0, 1.25])  # largest width per parameter (the delay: 5 steps = MAX_DELAY - 1)
 ADR_MARGIN = 8.0  # how far outside [t_low, t_high] a boundary's measured return may lie (ADR's own noise)
 # Credit from the fraction of the way the policy gets from the source-only policy to one trained on the unseen
-# carts themselves. Measured over 50 grading seeds (lecture bench --behaviour --part 1.5): see hidden/sec01.py.
+# carts themselves. Measured over 50 grading seeds (lecture bench --behaviour --part 1.5): the solution's fraction
+# is 0.61 .. 1.00 (mean 0.86), the source-only-trained wrong version's at most 0.04.
 ADR_BANDS = [(0.5, 1.0), (0.3, 0.5)]
 ADR_SHIFT = 10.0  # the second run's thresholds are this much higher ...
 ADR_RESPONSE = 0.2  # ... and its ranges' total width must be at least this much narrower
