@@ -73,10 +73,9 @@ def run_adr(kernel, names) -> Credit:
     policy trained on those carts (both trained here). Bands: sec01.ADR_BANDS, 1.0 / 0.5 / 0.
     Measured on 50 grading seeds (lecture bench --behaviour --part 1.5, seeds 1000 + 7919 i): the solution's
     fraction min 0.61 / mean 0.86 / max 1.00 (full credit from 0.5); trains_on_the_source max 0.04 (credit from
-    0.3); thresholds_swapped and fixed_width_dr fail (b)/(c) on every seed. Known gap: scoring the boundaries on
-    carts drawn from the whole range (nothing pinned at the edge) overshoots only mildly here; check (a) catches it
-    on 47 of 50 seeds, so it is not a documented wrong version. About 4.5 s CPU per grading (two ADR runs of
-    0.8 s, the two reference ES runs, the evaluations)."""
+    0.3); thresholds_swapped and fixed_width_dr fail (a)/(b) on every seed; boundary_not_pinned fails (a) on
+    every seed (its lowest grown edge 7.7 or more below t_low; the solution's at least 0.1 above). About 4.5 s CPU
+    per grading (two ADR runs of 0.8 s, the two reference ES runs, the evaluations)."""
     from lecture_utils.selfcheck.sec01 import ADR_BANDS, adr_case, adr_measure
 
     fn = RemoteFunction(kernel, names[0], timeout=120.0)
@@ -141,6 +140,8 @@ behaviour("1.5", notebook="01_transfer_and_shots.ipynb", names=("adr_train",), w
                                    "        width = np.where(r_bound < t_low, np.maximum(width - step, 0.0), width)",
                                    "width = np.where(r_bound < t_low, np.minimum(width + step, cap), width)\n"
                                    "        width = np.where(r_bound >= t_high, np.maximum(width - step, 0.0), width)"),
+    # boundaries scored on carts drawn from the whole range, nothing pinned at the edge: the ranges overshoot
+    "boundary_not_pinned": _variant("        z[np.arange(4), :, np.arange(4)] = width[:, None]\n", ""),
     # the ranges grow, but ES keeps training on the source cart alone
     "trains_on_the_source": _variant("train = to_params(rng.uniform(size=(n_train, 4)) * width)",
                                      "train = to_params(np.zeros((n_train, 4)))"),
