@@ -278,3 +278,95 @@ def test_wrong_coverage_widths_fail(solution, grading_seed, wrong):
     grading_seed(SEEDS[1])
     with pytest.raises((CheckFailed, StudentError)):
         run_with(solution, "1.4", coverage_width=wrong)
+
+
+# ----------------------------------------------------------------------------- 1.5 automatic domain randomization
+# Behaviour-graded: the student's ADR trains (twice) under the grader's thresholds; the credit comes from the
+# policy's 0-shot return on unseen carts, in bands. Every run trains, so these tests are slow (~5 s each).
+
+
+@pytest.fixture(scope="module")
+def adr_solution():
+    from lecture_admin.grading.behaviour import defining_namespace
+
+    return defining_namespace(ROOT / "solutions" / NB, ["adr_train"])
+
+
+def _adr_credit(ns: dict, seed: int) -> tuple[float, str]:
+    from lecture_admin.grading.behaviour import credit
+
+    try:
+        return credit(ns, "1.5", ["adr_train"], seed)
+    finally:
+        use_case_seed(None)
+
+
+def _wrong_adr(name: str) -> dict:
+    from lecture_admin.grading.hidden import BEHAVIOUR
+
+    ns: dict = {"__name__": "__main__"}
+    exec(compile(BEHAVIOUR["1.5"].wrong[name], f"<wrong {name}>", "exec"), ns)  # noqa: S102 - documented wrong version
+    return ns
+
+
+def _adr_wrong_names() -> list[str]:
+    from lecture_admin.grading.hidden import BEHAVIOUR, hidden_part
+
+    hidden_part("1.5")
+    return list(BEHAVIOUR["1.5"].wrong)
+
+
+def test_adr_is_registered_as_a_behaviour_part():
+    from lecture_admin.grading.hidden import BEHAVIOUR
+
+    part = hidden_part("1.5")
+    assert part.run is not None and part.library == ("lecture_utils.dr_protocols",)
+    spec = BEHAVIOUR["1.5"]
+    assert spec.notebook == NB and spec.names == ("adr_train",) and len(spec.wrong) >= 3
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("seed", SEEDS)
+def test_adr_solution_earns_full_credit(adr_solution, seed):
+    fraction, message = _adr_credit(adr_solution, seed)
+    assert fraction == 1.0, message
+
+
+def test_adr_stub_is_not_attempted():
+    from lecture_admin.grading.behaviour import defining_namespace
+
+    stub = defining_namespace(ROOT / "exercises" / NB, ["adr_train"])
+    assert _adr_credit(stub, SEEDS[0]) == (0.0, "not attempted")
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", _adr_wrong_names())
+def test_adr_wrong_versions_earn_nothing(name):
+    fraction, message = _adr_credit(_wrong_adr(name), SEEDS[1])
+    assert fraction == 0.0, f"{name}: {message}"
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", _adr_wrong_names())
+def test_adr_public_check_fails_on_wrong_versions(name):
+    from lecture_utils.selfcheck.core import run_check
+
+    passed, _, _ = run_check("1.5", _wrong_adr(name)["adr_train"])
+    assert not passed
+
+
+def test_adr_public_check_fails_on_the_stub():
+    from lecture_admin.grading.behaviour import defining_namespace
+    from lecture_utils.selfcheck.core import run_check
+
+    stub = defining_namespace(ROOT / "exercises" / NB, ["adr_train"])
+    passed, message, _ = run_check("1.5", stub["adr_train"])
+    assert not passed, message
+
+
+@pytest.mark.slow
+def test_adr_public_check_passes_on_the_solution(adr_solution):
+    from lecture_utils.selfcheck.core import run_check
+
+    passed, message, _ = run_check("1.5", adr_solution["adr_train"])
+    assert passed, message

@@ -99,7 +99,10 @@ _OUTPUT_NUMBER = re.compile(r"-?\d+\.\d+(?:e[-+]?\d+)?|-?\d+")
 
 
 def _prose(markdown: str) -> str:
-    """Markdown without formulas and code spans: what is left states results in words."""
+    """Markdown without formulas, code spans, HTML comments (the `<!-- written N.M -->` marker) and headings (which
+    name parts, "Question 1.6"): what is left states results in words."""
+    markdown = re.sub(r"<!--.*?-->", " ", markdown, flags=re.S)
+    markdown = re.sub(r"^#+ .*$", " ", markdown, flags=re.M)
     markdown = re.sub(r"\$\$.*?\$\$", " ", markdown, flags=re.S)
     markdown = re.sub(r"\$[^$\n]*\$", " ", markdown)
     return re.sub(r"`[^`]*`", " ", markdown)

@@ -9,7 +9,7 @@ import types
 ANSWERS: dict[str, tuple[str, ...]] = {
     "0.1": ("lecture_utils.returns",),
     "0.2": ("lecture_utils.returns",),
-    **{f"1.{i}": ("lecture_utils.dr_protocols",) for i in range(1, 5)},
+    **{f"1.{i}": ("lecture_utils.dr_protocols",) for i in range(1, 6)},
     "2.1": ("lecture_utils.policy_losses",),
     "2.2": ("lecture_utils.policy_losses",),
     **{f"3.{i}": ("lecture_utils.sf_core",) for i in range(1, 6)},
