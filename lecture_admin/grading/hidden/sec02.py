@@ -8,6 +8,12 @@ The references are computed here, on cases drawn from the grading seed (`case_rn
 Library: `lecture_utils.policy_losses` (entropy_pg_loss answers 2.1, policy_regression_loss 2.2) is masked in the
 grading kernel; `pretraining` and `actor_mimic` (networks, rollouts, training loops) stay available. 2.3 has
 no course function that answers it (`pt.new_head_policy` builds ensemble heads, which fail the part).
+
+2.4 is graded on behaviour: the student's Actor-Mimic loop trains in the kernel on the grader's experts (fresh
+directions and feature widths from the grading seed), returns plain weight arrays, and the student network is rebuilt
+and measured here (return per task, R^2 of the feature maps, fine-tuning speed-up on a new direction). `am.distill`
+cannot answer it (it needs one ensemble of equally wide experts and keeps its maps), and with policy_losses masked
+it would not run without the student's own 2.2 loss anyway.
 """
 
 from __future__ import annotations
