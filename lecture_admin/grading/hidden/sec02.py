@@ -23,8 +23,14 @@ import torch
 
 from lecture_admin.grading.hidden import Credit, Harness, behaviour, hidden
 from lecture_utils.selfcheck.core import CheckFailed, case_rng, expect_close
-from lecture_utils.selfcheck.sec02 import (_am_case, _am_weights, _ref_pg_loss, _ref_policy_regression, am_credit,
-                                           am_measure)
+from lecture_utils.selfcheck.sec02 import (
+    _am_case,
+    _am_weights,
+    _ref_pg_loss,
+    _ref_policy_regression,
+    am_credit,
+    am_measure,
+)
 
 LIBRARY = ("lecture_utils.policy_losses",)
 
