@@ -8,6 +8,7 @@ import copy
 from pathlib import Path
 
 import nbformat
+import numpy as np
 import pytest
 import torch
 from torch import nn
@@ -27,7 +28,8 @@ def definitions(path: Path) -> dict:
     ns: dict = {"__name__": "__main__"}
     for cell in nbformat.read(path, as_version=4).cells:
         src = cell.source
-        if cell.cell_type == "code" and "grade(" not in src and ("def " in src or src.lstrip().startswith("import")):
+        if (cell.cell_type == "code" and "grade(" not in src and "timer(" not in src  # no demo (timed) cells
+                and ("def " in src or src.lstrip().startswith("import"))):
             exec(compile(src, str(path), "exec"), ns)  # noqa: S102 - test helper
     return ns
 
@@ -237,3 +239,103 @@ WRONG_HEAD = {
 def test_wrong_new_heads_fail(solution, grading_seed, name):
     grading_seed(SEEDS[1])
     assert_fails(solution, "2.3", WRONG_HEAD[name])
+
+
+# ----------------------------------------------------------------------------- 2.4, graded on behaviour
+
+
+AM_NAMES = ["actor_mimic", "policy_regression_loss"]
+
+
+@pytest.fixture(scope="module")
+def am_solution():
+    from lecture_admin.grading.behaviour import defining_namespace
+
+    return defining_namespace(ROOT / "solutions" / NB, AM_NAMES)
+
+
+@pytest.fixture(scope="module")
+def am_stub():
+    from lecture_admin.grading.behaviour import defining_namespace
+
+    return defining_namespace(ROOT / "exercises" / NB, AM_NAMES)
+
+
+def _am_credit(ns: dict, seed: int) -> tuple[float, str]:
+    from lecture_admin.grading.behaviour import credit
+
+    try:
+        return credit(ns, "2.4", AM_NAMES, seed)
+    finally:
+        use_case_seed(None)
+
+
+def _am_wrong(ns: dict, name: str) -> dict:
+    from lecture_admin.grading.hidden import BEHAVIOUR
+
+    out = dict(ns)
+    exec(compile(BEHAVIOUR["2.4"].wrong[name], f"<wrong version {name}>", "exec"), out)  # noqa: S102 - test helper
+    return out
+
+
+def _am_public(ns: dict) -> tuple[bool, str]:
+    from lecture_utils.selfcheck import run_check
+
+    passed, line, _ = run_check("2.4", ns["actor_mimic"])
+    return passed, line
+
+
+def _am_wrong_names() -> list[str]:
+    from lecture_admin.grading.hidden import BEHAVIOUR, hidden_part
+
+    hidden_part("2.4")
+    return list(BEHAVIOUR["2.4"].wrong)
+
+
+def test_actor_mimic_registration():
+    from lecture_admin.grading.hidden import BEHAVIOUR
+    from lecture_utils.selfcheck.answers import ANSWERS
+
+    part = hidden_part("2.4")
+    assert part.run is not None and part.library == ("lecture_utils.policy_losses",)
+    assert ANSWERS["2.4"] == ("lecture_utils.policy_losses",)
+    spec = BEHAVIOUR["2.4"]
+    assert spec.notebook == NB and spec.names[0] == "actor_mimic" and len(spec.wrong) >= 3
+
+
+def test_actor_mimic_is_not_in_the_library():
+    """am.distill needs one ensemble of equal experts and keeps its maps to itself: it cannot answer 2.4."""
+    import inspect
+
+    import lecture_utils.actor_mimic as am
+
+    assert "beta" in inspect.signature(am.distill).parameters
+    assert inspect.signature(am.distill).return_annotation in (np.ndarray, "np.ndarray")
+
+
+def test_actor_mimic_stub_is_not_attempted(am_stub):
+    assert _am_credit(am_stub, SEEDS[0]) == (0.0, "not attempted")
+    passed, line = _am_public(am_stub)
+    assert not passed and "not attempted" in line
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("seed", SEEDS)
+def test_actor_mimic_solution_full_credit(am_solution, seed):
+    assert _am_credit(am_solution, seed) == (1.0, "passed")
+
+
+@pytest.mark.slow
+def test_actor_mimic_public_check_passes_on_the_solution(am_solution):
+    passed, line = _am_public(am_solution)
+    assert passed, line
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", _am_wrong_names())
+def test_actor_mimic_wrong_versions_earn_nothing(am_solution, name):
+    ns = _am_wrong(am_solution, name)
+    fraction, message = _am_credit(ns, SEEDS[1])
+    assert fraction == 0.0, message
+    passed, line = _am_public(ns)
+    assert not passed and "partial credit" not in line, line

@@ -12,6 +12,7 @@ ANSWERS: dict[str, tuple[str, ...]] = {
     **{f"1.{i}": ("lecture_utils.dr_protocols",) for i in range(1, 6)},
     "2.1": ("lecture_utils.policy_losses",),
     "2.2": ("lecture_utils.policy_losses",),
+    "2.4": ("lecture_utils.policy_losses",),  # am.distill would call the course's 2.2 loss
     **{f"3.{i}": ("lecture_utils.sf_core",) for i in range(1, 6)},
     "4.1": ("lecture_utils.bandit_belief",),
     "5.1": ("lecture_utils.maml",),

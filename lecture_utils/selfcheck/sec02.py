@@ -184,3 +184,172 @@ def _head_weight(new: nn.Module, hidden: int, n_new: int) -> torch.Tensor:
 def _head_bias(new: nn.Module, n_new: int) -> torch.Tensor:
     heads = [m for m in new.modules() if isinstance(m, nn.Linear) and m.weight.requires_grad]
     return heads[0].bias if heads[0].bias is not None else torch.zeros(n_new)
+
+
+# ----------------------------------------------------------------------------- 2.4
+
+AM_HIDDEN = 32  # the student's trunk: obs 5 -> 32 -> 32 (tanh), one head 32 -> 16 per task
+AM_KEYS = ("W1", "b1", "W2", "b2", "W_heads", "b_heads", "W_maps", "b_maps")
+# Bands (fraction of the part's points); credit is the lowest of the three. Measured (lecture bench --behaviour
+# --part 2.4 --seeds 50): the solution earns full credit on all 50 seeds; on the first 6 its lowest task's return
+# ratio is 0.97..0.99, its lowest map R^2 0.81..0.93, its speed-up 2.1..2.5. Every documented wrong version earns
+# 0 on all 50: return ratio <= 0.51 (trunk not trained 0.25..0.51, expert 0 for every head <= -0.40, no policy term
+# ~0, W2 transposed <= 0.27) or map R^2 <= -0.10 (no feature term -7.9..-2.3, W2 transposed -0.9..-0.1).
+AM_RETURN_BANDS = [(0.90, 1.0), (0.75, 0.5)]  # min over tasks of student / expert return
+AM_R2_BANDS = [(0.60, 1.0), (0.30, 0.5)]  # min over tasks of the R^2 of f_i(h_student(s)) against h_E_i(s)
+AM_SPEEDUP_BANDS = [(1.35, 1.0), (1.15, 0.5)]  # iterations to 80% of the expert, scratch / Actor-Mimic start
+AM_TRANSFER = dict(seeds=4, iters=30, n_envs=64, target=0.8)
+
+
+def _am_case(rng: np.random.Generator) -> dict:
+    """K = 3 running directions (about 120 degrees apart, random offset), one feature width per expert, the
+    experts' seed, and a new direction between two of the tasks (for the transfer)."""
+    K = 3
+    offset = float(rng.uniform(-np.pi, np.pi))
+    angles = [offset + 2 * np.pi * k / K + float(rng.uniform(-0.15, 0.15)) for k in range(K)]
+    widths = [int(w) for w in rng.integers(16, 49, K)]
+    j = int(rng.integers(K))
+    new_angle = angles[j] + np.pi / K + float(rng.uniform(-0.25, 0.25))
+    return {"angles": angles, "widths": widths, "expert_seed": int(rng.integers(2**31 - 1)),
+            "new_angle": float(new_angle), "seed": int(rng.integers(2**31 - 1))}
+
+
+def _am_plain(x):
+    """The student's result as numpy (float64): tensors detached, dicts and lists kept."""
+    if isinstance(x, dict):
+        return {k: _am_plain(v) for k, v in x.items()}
+    if isinstance(x, (list, tuple)):
+        return [_am_plain(v) for v in x]
+    if isinstance(x, torch.Tensor):
+        return x.detach().cpu().double().numpy()
+    return x
+
+
+def _am_weights(out, widths) -> dict:
+    """Validate the student's returned weights (one line per problem); float64 arrays."""
+    K = len(widths)
+    if not isinstance(out, dict):
+        raise CheckFailed(f"actor_mimic should return a dict of weights with keys {', '.join(AM_KEYS)}, "
+                          f"got {type(out).__name__}")
+    missing = [k for k in AM_KEYS if k not in out]
+    if missing:
+        raise CheckFailed(f"actor_mimic's result is missing the weights {', '.join(missing)}")
+    H, A, D = AM_HIDDEN, 16, 5
+    shapes = {"W1": (D, H), "b1": (H,), "W2": (H, H), "b2": (H,), "W_heads": (K, H, A), "b_heads": (K, A)}
+    w = {}
+    for k, shape in shapes.items():
+        try:
+            a = np.asarray(_am_plain(out[k]), dtype=np.float64)
+        except (TypeError, ValueError):
+            raise CheckFailed(f"weights {k!r} are not an array of numbers") from None
+        if a.shape != shape:
+            raise CheckFailed(f"weights {k!r} have shape {a.shape}, expected {shape} ({K} tasks, trunk width {H})")
+        w[k] = a
+    for k, sub in (("W_maps", lambda h: (H, h)), ("b_maps", lambda h: (h,))):
+        maps = out[k]
+        if not isinstance(maps, (list, tuple)) or len(maps) != K:
+            raise CheckFailed(f"{k!r} should be a list with one array per expert ({K}), got {type(maps).__name__}")
+        w[k] = []
+        for i, (m, h) in enumerate(zip(maps, widths)):
+            a = np.asarray(_am_plain(m), dtype=np.float64)
+            if a.shape != sub(h):
+                raise CheckFailed(f"{k}[{i}] has shape {a.shape}, expected {sub(h)}: the map f_{i} goes from the "
+                                  f"student's {H} features to expert {i}'s {h}")
+            w[k].append(a)
+    if not all(np.isfinite(v).all() for v in [*[w[k] for k in shapes], *w["W_maps"], *w["b_maps"]]):
+        raise CheckFailed("actor_mimic returned weights that are not finite (NaN or inf): the training diverged")
+    return w
+
+
+def _am_student(w: dict):
+    """The student network rebuilt from plain weights: pt.PolicyNet(1 trunk, K heads), x @ W + b."""
+    from lecture_utils.pretraining import PolicyNet
+
+    K = w["W_heads"].shape[0]
+    net = PolicyNet(members=1, hidden=AM_HIDDEN, head_members=K)
+    t = lambda a: torch.tensor(a, dtype=torch.get_default_dtype())  # noqa: E731
+    net.load_state_dict({"features.0.weight": t(w["W1"])[None], "features.0.bias": t(w["b1"])[None, None],
+                         "features.2.weight": t(w["W2"])[None], "features.2.bias": t(w["b2"])[None, None],
+                         "head.weight": t(w["W_heads"]), "head.bias": t(w["b_heads"])[:, None]})
+    return net
+
+
+def _am_band(value: float, bands) -> float:
+    if value != value:
+        return 0.0
+    return next((f for thr, f in bands if value >= thr), 0.0)
+
+
+def am_measure(w: dict, experts, case: dict, transfer: bool = True) -> dict:
+    """What 2.4 is graded on, measured here (never in the student's code): per task the student's return over the
+    expert's, per task the R^2 of the student's maps on states the student visits, and the speed-up of fine-tuning
+    the student's trunk (with the mean of its heads) on the new direction over a network from scratch."""
+    from lecture_utils import pretraining as pt
+    from lecture_utils.actor_mimic import student_features_policy
+
+    angles = case["angles"]
+    net = _am_student(w)
+    out = {}
+    with torch.random.fork_rng(), torch.no_grad():
+        torch.manual_seed(case["seed"])
+        ret_s = pt.evaluate(net, angles, n_envs=1024)
+        ret_e = np.array([pt.evaluate(e, a, n_envs=1024)[0] for e, a in zip(experts, angles)])
+        out["ratio"] = ret_s / ret_e
+        obs = pt.rollout_runners(net, 256, angles)[0]  # [T, K, N, 5]
+        r2 = []
+        for k, e in enumerate(experts):
+            o = obs[:, k].reshape(-1, obs.shape[-1])
+            h = net.features(o[None])[0].double().numpy()
+            he = e.features(o).double().numpy()
+            pred = h @ w["W_maps"][k] + w["b_maps"][k]
+            r2.append(1.0 - ((pred - he) ** 2).sum() / max(((he - he.mean(0)) ** 2).sum(), 1e-12))
+        out["r2"] = np.array(r2)
+    if transfer:
+        cfg = AM_TRANSFER
+        with torch.random.fork_rng():
+            torch.manual_seed(case["seed"] + 1)
+            inits = {"am": student_features_policy(net, cfg["seeds"]), "scratch": pt.PolicyNet(members=cfg["seeds"])}
+            curves, _ = pt.finetune(inits, [case["new_angle"]], iters=cfg["iters"], n_envs=cfg["n_envs"])
+            target = cfg["target"] * pt.runner_oracle_return(case["new_angle"], n_envs=1024)
+        its = {k: pt.iterations_to_reach(v[:, 0], target).mean() for k, v in curves.items()}
+        out["iters"] = its
+        out["speedup"] = float(its["scratch"] / max(its["am"], 1.0))
+    return out
+
+
+def am_credit(m: dict) -> tuple[float, str]:
+    """(fraction, one line) from am_measure's result: the lowest of the three bands."""
+    ratio, r2 = float(np.min(m["ratio"])), float(np.min(m["r2"]))
+    parts = [_am_band(ratio, AM_RETURN_BANDS), _am_band(r2, AM_R2_BANDS)]
+    line = (f"student / expert return per task {np.array2string(np.round(m['ratio'], 2), separator=', ')} "
+            f"(full credit from {AM_RETURN_BANDS[0][0]:.2f}), R^2 of your feature maps "
+            f"{np.array2string(np.round(m['r2'], 2), separator=', ')} (full credit from {AM_R2_BANDS[0][0]:.2f})")
+    if "speedup" in m:
+        parts.append(_am_band(m["speedup"], AM_SPEEDUP_BANDS))
+        line += (f", fine-tuning on a new direction reaches 80% of the expert in {m['iters']['am']:.1f} iterations "
+                 f"from your student vs {m['iters']['scratch']:.1f} from scratch: speed-up "
+                 f"{m['speedup']:.2f} (full credit from {AM_SPEEDUP_BANDS[0][0]:.2f})")
+    return min(parts), line
+
+
+AM_PUBLIC_CASE = {"angles": [0.2, 0.2 + 2 * np.pi / 3, 0.2 - 2 * np.pi / 3], "widths": [24, 32, 40],
+                  "expert_seed": 24, "new_angle": 0.2 + np.pi / 3, "seed": 2024}
+
+
+@check("2.4", "Actor-Mimic with feature regression, then transfer", points=6)
+def check_actor_mimic(actor_mimic) -> None:
+    from lecture_utils.sec02_experts import make_experts
+
+    case = AM_PUBLIC_CASE
+    experts = make_experts(case["angles"], case["widths"], seed=case["expert_seed"])
+    with torch.random.fork_rng():
+        torch.manual_seed(case["seed"])
+        out = call(actor_mimic, copy.deepcopy(experts), list(case["angles"]))
+    w = _am_weights(out, case["widths"])
+    m = am_measure(w, experts, case, transfer=False)
+    fraction, line = am_credit(m)
+    if fraction == 1.0:
+        m = am_measure(w, experts, case, transfer=True)
+        fraction, line = am_credit(m)
+    if fraction < 1.0:
+        raise CheckFailed(("partial credit only: " if fraction > 0 else "") + line)

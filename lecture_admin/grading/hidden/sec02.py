@@ -8,6 +8,12 @@ The references are computed here, on cases drawn from the grading seed (`case_rn
 Library: `lecture_utils.policy_losses` (entropy_pg_loss answers 2.1, policy_regression_loss 2.2) is masked in the
 grading kernel; `pretraining` and `actor_mimic` (networks, rollouts, training loops) stay available. 2.3 has
 no course function that answers it (`pt.new_head_policy` builds ensemble heads, which fail the part).
+
+2.4 is graded on behaviour: the student's Actor-Mimic loop trains in the kernel on the grader's experts (fresh
+directions and feature widths from the grading seed), returns plain weight arrays, and the student network is rebuilt
+and measured here (return per task, R^2 of the feature maps, fine-tuning speed-up on a new direction). `am.distill`
+cannot answer it (it needs one ensemble of equally wide experts and keeps its maps), and with policy_losses masked
+it would not run without the student's own 2.2 loss anyway.
 """
 
 from __future__ import annotations
@@ -15,9 +21,16 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from lecture_admin.grading.hidden import Harness, hidden
+from lecture_admin.grading.hidden import Credit, Harness, behaviour, hidden
 from lecture_utils.selfcheck.core import CheckFailed, case_rng, expect_close
-from lecture_utils.selfcheck.sec02 import _ref_pg_loss, _ref_policy_regression
+from lecture_utils.selfcheck.sec02 import (
+    _am_case,
+    _am_weights,
+    _ref_pg_loss,
+    _ref_policy_regression,
+    am_credit,
+    am_measure,
+)
 
 LIBRARY = ("lecture_utils.policy_losses",)
 
@@ -276,3 +289,122 @@ def run_new_head(kernel, names) -> None:
 hidden("2.1", library=LIBRARY, run=run_pg_loss)
 hidden("2.2", library=LIBRARY, run=run_policy_regression)
 hidden("2.3", run=run_new_head)
+
+
+# ----------------------------------------------------------------------------- 2.4
+
+AM_HARNESS = '''
+def __harness(fn, angles, widths, expert_weights, seed):
+    import numpy as _np
+    import torch as _torch
+
+    from lecture_utils.pretraining import MLPPolicy
+
+    experts = []
+    for h, w in zip(widths, expert_weights):
+        e = MLPPolicy(hidden=int(h))
+        e.load_state_dict({k: _torch.tensor(_np.asarray(v), dtype=_torch.get_default_dtype()) for k, v in w.items()})
+        experts.append(e)
+    _torch.manual_seed(int(seed))
+    out = fn(experts, [float(a) for a in angles])
+
+    def plain(x):
+        if isinstance(x, dict):
+            return {str(k): plain(v) for k, v in x.items()}
+        if isinstance(x, (list, tuple)):
+            return [plain(v) for v in x]
+        if isinstance(x, _torch.Tensor):
+            return x.detach().cpu().double().numpy()
+        if isinstance(x, _np.ndarray):
+            return x.astype(_np.float64) if x.dtype.kind in "fiub" else x.tolist()
+        if x is None or isinstance(x, (bool, int, float, str, _np.generic)):
+            return x
+        return type(x).__name__
+    return plain(out)
+'''
+
+
+def run_actor_mimic(kernel, names):
+    """2.4, graded on behaviour. The grader draws 3 directions, expert feature widths and expert weights
+    (`make_experts`, built here and sent as arrays), the kernel builds the experts and runs the student's
+    `actor_mimic(experts, task_angles)` (the student's default hyperparameters), and the trained weights come
+    back as arrays. Here: the student network is rebuilt and rolled out (return per task over the expert's),
+    the student's feature maps are scored (R^2 against the experts' features on states the student visits),
+    and the student's trunk is fine-tuned on a new direction against scratch (speed-up to 80% of the expert).
+    Credit: the lowest of the three bands (selfcheck.sec02: AM_*_BANDS); the transfer only runs when the first
+    two earn something."""
+    from lecture_utils.sec02_experts import make_experts
+
+    case = _am_case(case_rng(2404))
+    experts = make_experts(case["angles"], case["widths"], seed=case["expert_seed"])
+    weights = [{k: v.detach().numpy() for k, v in e.state_dict().items()} for e in experts]
+    out = Harness(kernel, names[0], AM_HARNESS)(angles=case["angles"], widths=case["widths"],
+                                                expert_weights=weights, seed=case["seed"])
+    w = _am_weights(out, case["widths"])
+    m = am_measure(w, experts, case, transfer=False)
+    fraction, line = am_credit(m)
+    if fraction > 0:
+        fraction, line = am_credit(am_measure(w, experts, case, transfer=True))
+    if fraction == 0:
+        raise CheckFailed(line)
+    return None if fraction == 1.0 else Credit(fraction, line)
+
+
+# A reference implementation with knobs: the documented wrong versions below are this with one thing wrong.
+_AM_TEMPLATE = """
+import torch
+from torch import nn
+from lecture_utils import pretraining as pt
+
+
+def actor_mimic(experts, task_angles, beta=0.1, iters=40, n_envs=64, lr=1e-2, tau=1.0):
+    K = len(experts)
+    student = pt.PolicyNet(members=1, hidden=32, head_members=K)
+    maps = [nn.Linear(32, e.hidden) for e in experts]
+    params = {params}
+    opt = torch.optim.Adam(params, lr=lr)
+    for _ in range(iters):
+        obs = {states}
+        obs = obs.transpose(0, 1).reshape(K, -1, obs.shape[-1])
+        h = student.features(obs).expand(K, -1, -1)
+        logits = student.head(h)
+        loss = 0.0
+        for k in range(K):
+            with torch.no_grad():
+                h_e = experts[k].features(obs[k])
+                target = experts[{teacher}].head(experts[{teacher}].features(obs[k]))
+            pi_e = torch.softmax(target / tau, dim=-1)
+            loss = loss + {w_policy} * -(pi_e * torch.log_softmax(logits[k], dim=-1)).sum(-1).mean()
+            loss = loss + {w_feature} * ((maps[k](h[k]) - h_e) ** 2).sum(-1).mean()
+        opt.zero_grad()
+        (loss / K).backward()
+        opt.step()
+    f = lambda t: t.detach().numpy().copy()
+    return {{"W1": f(student.features[0].weight[0]), "b1": f(student.features[0].bias[0, 0]),
+            "W2": f(student.features[2].weight[0]{w2}), "b2": f(student.features[2].bias[0, 0]),
+            "W_heads": f(student.head.weight), "b_heads": f(student.head.bias[:, 0]),
+            "W_maps": [f(m.weight.T) for m in maps], "b_maps": [f(m.bias) for m in maps]}}
+"""
+_AM_RIGHT = dict(params="list(student.parameters()) + [p for f in maps for p in f.parameters()]",
+                 states="pt.rollout_runners(student, n_envs, task_angles)[0]", teacher="k", w_policy="1.0",
+                 w_feature="beta", w2="")
+
+
+def _am_wrong(**change) -> str:
+    return _AM_TEMPLATE.format(**{**_AM_RIGHT, **change})
+
+
+AM_WRONG = {
+    "no feature-regression term (the maps never train)": _am_wrong(w_feature="0.0"),
+    "every task's head imitates expert 0": _am_wrong(teacher="0"),
+    "feature regression only (no policy-regression term)": _am_wrong(w_policy="0.0"),
+    "the shared trunk is not trained (only the heads and maps)":
+        _am_wrong(params="list(student.head.parameters()) + [p for f in maps for p in f.parameters()]"),
+    "W2 returned transposed (nn.Linear's [out, in] layout)": _am_wrong(w2=".T"),
+}
+# Not a wrong version: states of a uniform random policy instead of the student's own still earn credit on some
+# seeds (return ratio 0.93-0.95, map R^2 0.17-0.80 on 3 seeds): the runner's states are too easy to cover.
+
+hidden("2.4", library=LIBRARY, run=run_actor_mimic)
+behaviour("2.4", notebook="02_pretraining_finetuning.ipynb", names=("actor_mimic", "policy_regression_loss"),
+          wrong=AM_WRONG)
