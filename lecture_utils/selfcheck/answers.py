@@ -14,6 +14,7 @@ ANSWERS: dict[str, tuple[str, ...]] = {
     "2.2": ("lecture_utils.policy_losses",),
     **{f"3.{i}": ("lecture_utils.sf_core",) for i in range(1, 5)},
     "4.1": ("lecture_utils.bandit_belief",),
+    "4.5": ("lecture_utils.rl2",),
     "5.1": ("lecture_utils.maml",),
     "5.2": ("lecture_utils.sinusoid_maml", "lecture_utils.maml"),
     "5.3": ("lecture_utils.policy_gradient",),
