@@ -149,7 +149,7 @@ def check_rl2_encoding(encode_rl2_stream) -> None:
 
 RL2_KEYS = ("gru.weight_ih_l0", "gru.weight_hh_l0", "gru.bias_ih_l0", "gru.bias_hh_l0", "pi.weight", "pi.bias")
 RL2_MAX_HIDDEN = 32
-RL2_FULL, RL2_HALF = 0.70, 0.40  # bands of the fraction of the way (see lecture_admin/grading/hidden/sec04.py)
+RL2_FULL, RL2_HALF = 0.65, 0.35  # bands of the fraction of the way (see lecture_admin/grading/hidden/sec04.py)
 RL2_EVAL_TASKS = 4000
 
 
