@@ -247,3 +247,122 @@ def _no_done_flag(a, r, d, t, k):
                                    _no_done_flag], ids=lambda f: f.__name__.strip("_"))
 def test_encode_rl2_stream_wrong_answers_fail(one_seed, wrong):
     _fails("4.4", wrong)
+
+
+# ---------------------------------------------------------------- 4.5 (graded on behaviour, with partial credit)
+
+RL2 = "train_correlated_rl2"
+
+
+@pytest.fixture(scope="module")
+def rl2_sol():
+    return defining_cells("solutions", [RL2])
+
+
+def _rl2_credit(ns: dict, seed: int) -> tuple[float, str]:
+    from lecture_admin.grading.behaviour import credit
+
+    return credit(dict(ns), "4.5", [RL2], seed)
+
+
+def _rl2_wrong(variant: str, iters: int = 80) -> dict:
+    """The solution's namespace with a documented wrong version, trained briefly (the wrong versions learn nothing
+    useful at any length; `lecture bench --behaviour --part 4.5` runs them at full length on 50 seeds)."""
+    from functools import partial
+
+    from lecture_admin.grading.hidden import BEHAVIOUR
+
+    hidden_part("4.5")
+    ns = defining_cells("solutions", [RL2])
+    exec(BEHAVIOUR["4.5"].wrong[variant], ns)  # noqa: S102 - a documented wrong version
+    ns[RL2] = partial(ns[RL2], iters=iters)
+    return ns
+
+
+def _wrong_variants() -> list[str]:
+    from lecture_admin.grading.hidden import BEHAVIOUR
+
+    hidden_part("4.5")
+    return sorted(BEHAVIOUR["4.5"].wrong)
+
+
+def test_rl2_wrong_versions_are_the_solution_with_one_line_changed():
+    """The documented wrong versions are built from a copy of the solution: it must be the solution's code."""
+    import ast
+
+    import nbformat
+
+    from lecture_admin.grading.hidden import sec04
+
+    def body(src: str) -> str:
+        fn = next(n for n in ast.walk(ast.parse(src)) if isinstance(n, ast.FunctionDef) and n.name == RL2)
+        if isinstance(fn.body[0], ast.Expr) and isinstance(fn.body[0].value, ast.Constant):
+            fn.body = fn.body[1:]  # the docstring
+        return ast.dump(fn)
+
+    nb = nbformat.read(ROOT / "solutions" / NB, as_version=4)
+    cell = next(c.source for c in nb.cells if c.cell_type == "code" and f"def {RL2}(" in c.source)
+    assert body(cell) == body(sec04._RL2_REFERENCE)
+
+
+def test_rl2_library_is_masked():
+    from lecture_utils.selfcheck.answers import ANSWERS
+
+    assert hidden_part("4.5").library == ("lecture_utils.rl2",) == ANSWERS["4.5"]
+
+
+def test_rl2_stub_is_not_attempted(one_seed):
+    assert outcome(defining_cells("exercises", [RL2]), "4.5", RL2) == "not attempted"
+
+
+@pytest.mark.slow
+def test_rl2_solution_earns_full_credit(rl2_sol):
+    for seed in SEEDS:
+        fraction, message = _rl2_credit(rl2_sol, seed)
+        assert fraction == 1.0, f"seed {seed}: {message}"
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("variant", _wrong_variants())
+def test_rl2_wrong_versions_earn_nothing(variant):
+    fraction, message = _rl2_credit(_rl2_wrong(variant), SEEDS[0])
+    assert fraction == 0.0, f"{variant}: {message}"
+    assert "of the way" in message
+
+
+def test_rl2_returned_weights_are_validated(one_seed):
+    """A wrong return value is one line for the student, not a crash of the grader."""
+    from functools import partial
+
+    ns = dict(defining_cells("solutions", [RL2]))
+
+    def not_a_dict(p_good, p_bad, horizon, seed):
+        return [1.0, 2.0]
+
+    def too_wide(p_good, p_bad, horizon, seed):
+        return ns["CorrelatedRL2Policy"](hidden=64).state_dict()
+
+    def no_head(p_good, p_bad, horizon, seed):
+        w = {k: v.detach().numpy() for k, v in ns["CorrelatedRL2Policy"]().state_dict().items()}
+        del w["pi.weight"]
+        return w
+
+    for fn, want in [(not_a_dict, "dict name -> array"), (too_wide, "hidden size"), (no_head, "pi.weight")]:
+        msg = outcome({RL2: fn}, "4.5", RL2)
+        assert msg.startswith("failed") and want in msg, msg
+    untrained = partial(ns[RL2], iters=0)  # an untrained policy: a coin flip, no credit
+    msg = outcome({**ns, RL2: untrained}, "4.5", RL2)
+    assert msg.startswith("failed") and "no credit" in msg, msg
+
+
+@pytest.mark.slow
+def test_rl2_public_check(rl2_sol):
+    from lecture_utils.selfcheck.core import CheckFailed, StudentError, get_check
+
+    check = get_check("4.5").fn
+    check(rl2_sol[RL2])  # passes on the solution
+    with pytest.raises(NotImplementedError):
+        check(defining_cells("exercises", [RL2])[RL2])
+    for variant in _wrong_variants():
+        with pytest.raises((CheckFailed, StudentError), match="of the way"):
+            check(_rl2_wrong(variant)[RL2])

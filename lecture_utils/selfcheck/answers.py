@@ -15,6 +15,7 @@ ANSWERS: dict[str, tuple[str, ...]] = {
     "2.4": ("lecture_utils.policy_losses",),  # am.distill would call the course's 2.2 loss
     **{f"3.{i}": ("lecture_utils.sf_core",) for i in range(1, 6)},
     "4.1": ("lecture_utils.bandit_belief",),
+    "4.5": ("lecture_utils.rl2",),
     "5.1": ("lecture_utils.maml",),
     "5.2": ("lecture_utils.sinusoid_maml", "lecture_utils.maml"),
     "5.3": ("lecture_utils.policy_gradient",),
