@@ -21,7 +21,7 @@ TEMP_DIRS = ("/tmp", "/var/tmp", "/dev/shm", "/run/lock")
 
 def _outermost(paths: list[Path]) -> list[str]:
     """The existing paths that are not inside another of them (each is bound once, parents before children)."""
-    paths = sorted({p for p in paths if p.exists()}, key=lambda p: len(p.parts))
+    paths = sorted({p for p in paths if p.exists()}, key=lambda p: (len(p.parts), str(p)))
     kept: list[Path] = []
     for p in paths:
         if not any(p.is_relative_to(k) for k in kept):

@@ -223,8 +223,11 @@ def sf_experience_measure(case: dict, psis, W) -> dict:
     phi_sa, Pc = _sf_model(case)
     gamma, pis = case["gamma"], case["policies"]
     S, A, _ = phi_sa.shape
-    exact = np.stack([np.linalg.solve(np.eye(S * A) - gamma * (Pc[:, :, :, None] * pi[None, None]).reshape(S * A, S * A),
-                                      phi_sa.reshape(S * A, -1)).reshape(phi_sa.shape) for pi in pis])
+    def p_pi(pi):
+        return (Pc[:, :, :, None] * pi[None, None]).reshape(S * A, S * A)
+
+    exact = np.stack([np.linalg.solve(np.eye(S * A) - gamma * p_pi(pi), phi_sa.reshape(S * A, -1)).reshape(phi_sa.shape)
+                      for pi in pis])
     ref_psis, ref_W = sf_batch_reference(case)
 
     def psi_err(p):

@@ -4,8 +4,14 @@ import numpy as np
 
 from lecture_admin.grading.hidden import Credit, Harness, RemoteFunction, behaviour, hidden
 from lecture_utils.selfcheck.core import CheckFailed, case_rng, expect_close
-from lecture_utils.selfcheck.sec03 import (sf_experience_case, sf_experience_credit, sf_experience_inputs,
-                                           sf_experience_measure, sf_experience_outputs, td_case)
+from lecture_utils.selfcheck.sec03 import (
+    sf_experience_case,
+    sf_experience_credit,
+    sf_experience_inputs,
+    sf_experience_measure,
+    sf_experience_outputs,
+    td_case,
+)
 
 LIBRARY = ("lecture_utils.sf_core",)  # psi_linear_solve, q_from_psi, gpi_policy
 hidden("3.1", library=LIBRARY)
@@ -74,7 +80,7 @@ def run_sf_from_experience(kernel, names: list[str]) -> Credit:
     fn = RemoteFunction(kernel, name, timeout=60.0)
     rng = case_rng(305)
     worst, lines = None, []
-    for family in range(2):
+    for _family in range(2):
         S, d = int(rng.integers(14, 25)), int(rng.integers(3, 6))
         case = sf_experience_case(rng, S=S, d=d)
         psis, W = sf_experience_outputs(fn(*sf_experience_inputs(case)), case)
