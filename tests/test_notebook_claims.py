@@ -103,6 +103,9 @@ def _prose(markdown: str) -> str:
     name parts, "Question 1.6"): what is left states results in words."""
     markdown = re.sub(r"<!--.*?-->", " ", markdown, flags=re.S)
     markdown = re.sub(r"^#+ .*$", " ", markdown, flags=re.M)
+    # part ids named as such: "exercise 1.3", "questions 2.5 and 2.6", "parts 3.1-3.4"
+    markdown = re.sub(r"\b(?:[Ee]xercises?|[Qq]uestions?|[Pp]arts?)\s+\d+\.\d+(?:\s*(?:,|and|or|to|-|–)\s*\d+\.\d+)*",
+                      " ", markdown)
     markdown = re.sub(r"\$\$.*?\$\$", " ", markdown, flags=re.S)
     markdown = re.sub(r"\$[^$\n]*\$", " ", markdown)
     return re.sub(r"`[^`]*`", " ", markdown)
