@@ -192,3 +192,38 @@ def release_all(root: Path, check_only: bool = False) -> list[str]:
                 extra.unlink()
                 report.append(f"removed {extra.relative_to(root)}")
     return report
+
+
+@dataclass
+class PartSummary:
+    """One part of a homework as the README's table lists it (computed from the solutions notebook)."""
+
+    exercise_id: str
+    kind: str  # "code" (autograded) | "written" (graded by hand)
+    points: int
+    optional: bool
+    title: str
+    solution_lines: int  # non-blank, non-comment lines between the solution markers of the part's cells
+
+
+def summarize(path: Path) -> list[PartSummary]:
+    from lecture_admin.ids import written_of
+    from lecture_utils.selfcheck.core import get_check
+
+    nb = nbformat.read(path, as_version=4)
+    out, pending = [], 0
+    for cell in nb.cells:
+        if cell.cell_type == "code" and check_ids(cell.source):
+            chk = get_check(check_ids(cell.source)[0])
+            out.append(PartSummary(chk.exercise_id, "code", chk.points, chk.optional, chk.title, pending))
+            pending = 0
+        elif cell.cell_type == "code" and has_solution_marker(cell.source):
+            inside = False
+            for line in cell.source.splitlines():
+                s = line.strip()
+                inside = (inside or s.startswith(BEGIN)) and not s.startswith(END)
+                pending += inside and bool(s) and not s.startswith(("#", BEGIN))
+        elif cell.cell_type == "markdown" and written_of(cell.source):
+            eid, points = written_of(cell.source)
+            out.append(PartSummary(eid, "written", points, False, "", 0))
+    return out

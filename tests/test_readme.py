@@ -68,3 +68,34 @@ def test_trainers_named_in_the_readme_are_the_trainers():
     assert m, "the README says which trainers `lecture train --help` lists"
     named = set(re.findall(r"`([a-z0-9_]+)`", m.group(1).split(";")[0]))
     assert named == set(_trainers())
+
+
+def _homework_rows(text: str) -> dict[str, tuple[str, str]]:
+    """{part id: (points cell, lines cell)} from the README's homework table."""
+    rows = {}
+    for line in text.splitlines():
+        m = re.match(r"^\| \**(\d+\.\d+)\** \| ([^|]+) \| ([^|]+) \|", line)
+        if m:
+            rows[m.group(1)] = (m.group(2).strip(), m.group(3).strip())
+    return rows
+
+
+def _expected_rows() -> dict[str, tuple[str, str]]:
+    from lecture_admin.release import summarize
+
+    out = {}
+    for nb in sorted((ROOT / "solutions").glob("*.ipynb")):
+        for p in summarize(nb):
+            points = f"{p.points}, written" if p.kind == "written" else (
+                f"{p.points}, optional" if p.optional else str(p.points))
+            out[p.exercise_id] = (points, "–" if p.kind == "written" else str(p.solution_lines))
+    return out
+
+
+def test_the_homework_table_matches_the_solutions():
+    assert _homework_rows(README) == _expected_rows()
+
+
+def test_the_homework_table_test_can_fail():
+    text = README.replace("| 3.2 | 2 | 5 |", "| 3.2 | 3 | 5 |")
+    assert _homework_rows(text) != _expected_rows()
