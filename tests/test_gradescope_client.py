@@ -78,8 +78,9 @@ def gradescope_problems(res) -> list[str]:
             bad.append(f"{where} is not an object")
             continue
         bad += [f"{where}: unknown key {k!r}" for k in sorted(set(t) - TEST_KEYS)]
+        written = "graded by hand" in (t.get("tags") or [])  # a written answer: 0 points, no pass/fail of its own
         bad += [f"{where}: no {k}" for k in ("name", "score", "max_score", "status", "output", "visibility")
-                if k not in t]
+                if k not in t and not (written and k == "status")]
         if not isinstance(t.get("name", ""), str) or not isinstance(t.get("output", ""), str):
             bad.append(f"{where}: name/output not text")
         if not (_num(t.get("score", 0)) and _num(t.get("max_score", 0))):
@@ -280,8 +281,11 @@ def test_setup_then_run_autograder_right_and_wrong(autograder, tmp_path):
         assert gradescope_problems(res) == [], json.dumps(res, indent=1)[:3000]
     full = sum(t["max_score"] for t in right["tests"])
     assert full == 2 and right["score"] == full, right
-    assert [t["status"] for t in right["tests"]] == ["passed"] * len(right["tests"])
-    assert wrong["score"] == 0 and all(t["score"] == 0 and t["status"] == "failed" for t in wrong["tests"]), wrong
+    graded = [[t for t in res["tests"] if "graded by hand" not in t.get("tags", [])] for res in (right, wrong)]
+    assert [t["status"] for t in graded[0]] == ["passed"] * len(graded[0]) == ["passed"] * 2
+    assert wrong["score"] == 0 and all(t["score"] == 0 and t["status"] == "failed" for t in graded[1]), wrong
+    written = [t for t in right["tests"] if t not in graded[0]]  # 0.3: a zero-point entry, graded by hand
+    assert [(t["number"], t["max_score"]) for t in written] == [("0.3", 0.0)] and "by hand" in written[0]["output"]
     assert "00_getting_started: 0/2 points" in wrong["output"]
 
 

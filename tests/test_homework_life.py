@@ -78,7 +78,7 @@ def test_a_homework_from_release_to_gradebook(tmp_path):
     assert set(rows) == {"ana", "ben", "cai", "dee", "eve", "fay"}
     total = {k: float(r["total"]) for k, r in rows.items()}
     assert total == {"ana": 9, "ben": 0, "cai": 3, "dee": 0, "eve": 0, "fay": 0}, total
-    assert rows["ana"]["bonus"] == "1" and rows["ana"]["max_score"] == "8"  # 3.4 is extra credit
+    assert rows["ana"]["bonus"] == "1" and rows["ana"]["max_score"] == "16"  # 3.4 is extra credit; 3.5 unanswered
     assert rows["eve"]["status"] == "invalid notebook" and all(r["sandbox"] == "full" for k, r in rows.items()
                                                               if k != "eve")
 
