@@ -6,59 +6,9 @@ hidden test that works here sends and receives plain data only. Not a sandbox: n
 
 from __future__ import annotations
 
-import json
+from lecture_admin.grading.behaviour import LocalKernel as FakeKernel  # the one in-process kernel stand-in
 
-import numpy as np
-
-from lecture_admin.grading.sandbox import Reply
-
-
-def _encode(x):
-    try:
-        import torch
-
-        if isinstance(x, torch.Tensor):
-            x = x.detach().cpu().numpy()
-    except ImportError:  # pragma: no cover
-        pass
-    if isinstance(x, np.ndarray):
-        return {"__ndarray__": x.tolist(), "dtype": x.dtype.str}
-    if isinstance(x, np.generic):
-        return x.item()
-    if isinstance(x, dict):
-        return {str(k): _encode(v) for k, v in x.items()}
-    if isinstance(x, (list, tuple)):
-        return [_encode(v) for v in x]
-    if x is None or isinstance(x, (bool, int, float, str)):
-        return x
-    raise TypeError(f"not plain data: {type(x).__name__}")
-
-
-def _decode(x):
-    if isinstance(x, dict):
-        if "__ndarray__" in x:
-            return np.array(x["__ndarray__"], dtype=np.dtype(x["dtype"]))
-        return {k: _decode(v) for k, v in x.items()}
-    if isinstance(x, list):
-        return [_decode(v) for v in x]
-    return x
-
-
-class FakeKernel:
-    """evaluate(expr, timeout, env) in a namespace of the student's definitions (a dict)."""
-
-    def __init__(self, namespace: dict):
-        self.ns = namespace
-
-    def evaluate(self, expr: str, timeout: float = 60.0, max_bytes: int = 2_000_000, env: dict | None = None):
-        env = _decode(json.loads(json.dumps(_encode(env or {}))))
-        self.ns.update(env)
-        try:
-            value = eval(expr, self.ns)  # noqa: S307 - test stand-in only
-            return Reply(True, _decode(json.loads(json.dumps(_encode(value)))))
-        except Exception as e:  # the student's code raised
-            first = (str(e).splitlines() or [""])[0][:300]
-            return Reply(False, None, f"{type(e).__name__}: {first}", type(e).__name__)
+__all__ = ["FakeKernel", "defining_cells", "outcome", "solution_namespace"]
 
 
 def solution_namespace(notebook, skip_checks: bool = True) -> dict:
