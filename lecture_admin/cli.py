@@ -68,6 +68,10 @@ def cmd_bench(args) -> int:
         from lecture_admin.grading.behaviour import run_behaviour_bench
 
         return run_behaviour_bench(repo_root(), seeds=args.seeds, parts=args.part, json_path=args.json)
+    if args.demos:
+        from lecture_admin.bench_demos import run_demo_bench
+
+        return run_demo_bench(json_path=args.json, sections=args.section)
 
     return run(repo_root(), json_path=args.json, skip_notebooks=args.results_only,
                skip_results=args.notebooks_only, sections=args.section, grading=args.grading)
@@ -128,6 +132,9 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--behaviour", action="store_true",
                    help="each behaviour-graded part's credit on many grading seeds, for the solution and every "
                         "documented wrong version (how its thresholds were set)")
+    s.add_argument("--demos", action="store_true",
+                   help="each section's live demo: its build time and the seconds from an interaction to the "
+                        "redrawn output (budget 0.5 s)")
     s.add_argument("--seeds", type=int, default=50, help="grading seeds for --behaviour (default 50)")
     s.add_argument("--part", action="append", help="only this part for --behaviour (e.g. 3.5); repeatable")
     s.set_defaults(func=cmd_bench)

@@ -2,15 +2,12 @@
 
 The demo is plain ipywidgets: one FloatSlider per reward feature, an HTML line summarising the returns,
 and an Output widget holding a matplotlib figure, all redrawn by `observe` when a slider changes.
-The figure is written into the Output widget's state (its `outputs`) rather than captured with
-`with output:`, so it behaves the same in JupyterLab, under nbclient/nbval and in plain Python.
+Built on `lecture_utils.demos.Demo` (the other sections' demos are in `lecture_utils.demos`).
 """
 
 from __future__ import annotations
 
-import base64
 import html
-import io
 
 import ipywidgets as widgets
 import numpy as np
@@ -32,22 +29,15 @@ def summary_html(s: dict, names: str = "abc") -> str:
     )
 
 
-def figure_output(fig, text: str) -> dict:
-    """A matplotlib figure as one nbformat display_data output (PNG + a text fallback)."""
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png")
-    png = base64.b64encode(buf.getvalue()).decode("ascii")
-    return {"output_type": "display_data", "metadata": {},
-            "data": {"image/png": png, "text/plain": f"<figure: GPI vs optimal policy, {text}>"}}
-
-
 def sf_demo(env=None, gamma: float = 0.95, base_tasks=None, w0=(0.8, -0.6, 0.5), draw: bool = True):
     """Sliders for the components of w' -> GPI policy + values next to the optimal policy, redrawn live.
 
     env: a FourRooms (default: a new one); base_tasks [n, d] define the family (default: one-hot tasks).
-    Returns an ipywidgets VBox with attributes `sliders`, `summary` (HTML), `output` (Output) and
+    Returns a `lecture_utils.demos.Demo` with attributes `sliders`, `summary` (HTML), `output` (Output) and
     `update()` (redraw for the current slider values). `draw=False` skips the figure (for tests).
     """
+    from lecture_utils.demos import Demo
+
     if env is None:
         from lecture_utils.envs.gridworld import FourRooms
 
@@ -60,21 +50,17 @@ def sf_demo(env=None, gamma: float = 0.95, base_tasks=None, w0=(0.8, -0.6, 0.5),
                             continuous_update=False, readout_format=".2f")
         for x, name in zip(w0, env.object_types)
     ]
-    summary = widgets.HTML(value="")
-    output = widgets.Output(layout=widgets.Layout(min_height="420px"))
-    box = widgets.VBox([widgets.HBox(sliders), summary, output])
 
-    def update(change=None):
+    def render(demo):
         w = np.array([s.value for s in sliders])
         s = sf_plots.gpi_summary(env, policies, psis, w, gamma)
-        summary.value = summary_html(s, env.object_types)
-        if draw:
-            fig = Figure(figsize=(8.4, 4.0))  # not a pyplot figure: nothing leaks into the cell's outputs
-            sf_plots.draw_gpi_vs_optimal(env, policies, psis, w, gamma, summary=s, fig=fig)
-            output.outputs = (figure_output(fig, sf_plots.task_label(w, env.object_types)),)
+        if not draw:
+            return None, summary_html(s, env.object_types), ""
+        fig = Figure(figsize=(8.4, 4.0))  # not a pyplot figure: nothing leaks into the cell's outputs
+        sf_plots.draw_gpi_vs_optimal(env, policies, psis, w, gamma, summary=s, fig=fig)
+        alt = "GPI vs optimal policy, " + sf_plots.task_label(w, env.object_types)
+        return fig, summary_html(s, env.object_types), alt
 
-    for slider in sliders:
-        slider.observe(update, names="value")
-    update()
-    box.sliders, box.summary, box.output, box.update = sliders, summary, output, update
+    box = Demo(sliders, render)
+    box.sliders = sliders
     return box
