@@ -9,6 +9,8 @@ check the real notebooks go through (labdriver.check_course_notebook).
 from __future__ import annotations
 
 import contextlib
+import shutil
+import time
 
 import psutil
 import pytest
@@ -17,6 +19,7 @@ from labdriver import (
     SKIP_REASON,
     check_course_notebook,
     course_copy,
+    fold_left_sidebar,
     open_browser,
     open_notebook,
     running_lab,
@@ -92,6 +95,7 @@ def temp_course(tmp_path_factory):
                    language="no-such-language")
     for name, (cells, _) in BROKEN.items():
         write_notebook(root / "notebooks" / f"broken_{name}.ipynb", *cells)
+    shutil.copy2(COURSE_ROOT / "exercises" / "00_getting_started.ipynb", root / "notebooks" / "homework_00.ipynb")
     return root
 
 
@@ -133,6 +137,71 @@ def test_broken_notebook_fails(name, temp_lab, lab_page):
     message = str(err.value)
     for expected in BROKEN[name][1]:
         assert expected in message, message
+
+
+WRONG_0_1 = """import numpy as np
+
+
+def discounted_return(rewards, gamma):
+    return float(np.sum(rewards))  # forgot the discount"""
+
+RIGHT_0_1 = """import numpy as np
+
+
+def discounted_return(rewards, gamma):
+    rewards = np.asarray(rewards, dtype=float)
+    return float(np.sum(gamma ** np.arange(len(rewards)) * rewards))"""
+
+
+def _type_into_cell(page, index: int, code: str) -> None:
+    """Replace code cell `index`'s text the way a student does: click into it, select all, type."""
+    editor = page.locator(".jp-NotebookPanel:not(.lm-mod-hidden) .jp-CodeCell").nth(index).locator(".cm-content")
+    editor.click()
+    page.keyboard.press("Control+a")
+    page.keyboard.insert_text(code)
+
+
+def _run_two_cells(page) -> None:
+    """Shift+Enter twice from the cell being edited: run it, then the check cell below it."""
+    page.keyboard.press("Shift+Enter")
+    time.sleep(1.0)
+    page.keyboard.press("Shift+Enter")
+
+
+def _check_cell_text(page, code_index: int, want: str, timeout: float = 30.0) -> str:
+    deadline = time.monotonic() + timeout
+    text = ""
+    while time.monotonic() < deadline:
+        text = [c for c in snapshot(page)["cells"] if c["code"]][code_index]["text"]
+        if want in text:
+            return text
+        time.sleep(0.5)
+    raise AssertionError(f"the check cell never showed {want!r}; it shows: {text[-400:]!r}")
+
+
+def test_student_self_check_fails_then_passes(temp_lab, lab_page, screenshot_dir):
+    """The student's walkthrough (README, For students): homework 00 in JupyterLab, a wrong answer to 0.1
+    typed into the exercise cell, its check cell run: one line says what is wrong; then the right answer:
+    the check passes. Screenshots of both (docs/screenshots/jupyterlab_selfcheck_*.png)."""
+    page, rel = lab_page, "notebooks/homework_00.ipynb"
+    open_notebook(page, temp_lab, rel, "walk")
+    fold_left_sidebar(page)
+    page.locator(".jp-NotebookPanel:not(.lm-mod-hidden) .jp-CodeCell").nth(0).click()
+    page.keyboard.press("Shift+Enter")  # the set-up cell
+    time.sleep(1.0)
+    _type_into_cell(page, 1, WRONG_0_1)
+    _run_two_cells(page)
+    failed = _check_cell_text(page, 2, "Exercise 0.1")
+    assert "failed -- discounted_return" in failed and "passed the public checks" not in failed, failed
+    assert "Traceback" not in failed, "the student sees one line, not a traceback"
+    page.locator(".jp-NotebookPanel:not(.lm-mod-hidden) .jp-CodeCell").nth(2).scroll_into_view_if_needed()
+    page.screenshot(path=str(screenshot_dir / "selfcheck__fails.png"))
+    _type_into_cell(page, 1, RIGHT_0_1)
+    _run_two_cells(page)
+    _check_cell_text(page, 2, "Exercise 0.1 (discounted return): passed the public checks")
+    page.locator(".jp-NotebookPanel:not(.lm-mod-hidden) .jp-CodeCell").nth(2).scroll_into_view_if_needed()
+    page.screenshot(path=str(screenshot_dir / "selfcheck__passes.png"))
+    temp_lab.shutdown_kernels()
 
 
 def _browser_processes(profile) -> list[psutil.Process]:
