@@ -10,18 +10,14 @@ another CPU on this one: it re-runs the nbval comparison of the notebooks that t
 against the same committed outputs that the main nbval pass checks with the native kernels. The notebooks
 without training (00) give the same bits either way and are left out to keep the suite under 10 minutes.
 
-The solutions run here (tests/test_cross_kernel_solutions.py); the lecture notebooks run under these kernels in
-tests/test_student_bundle.py, from what students receive (one pass instead of two).
+Both run from what students receive, one pass answering two questions: the lecture notebooks in
+tests/test_student_bundle.py, the solutions in tests/test_student_bundle_checks.py (the filled-in homework's
+self-check, with nbval's full comparison). This file checks that the lanes cover what they should.
 """
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 from pathlib import Path
-
-import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 OTHER_KERNELS = {"ATEN_CPU_CAPABILITY": "default", "NPY_DISABLE_CPU_FEATURES": "X86_V3"}
@@ -44,21 +40,17 @@ def test_lane_covers_every_notebook_but_the_getting_started_ones():
     assert every - set(WITH_TRAINING) == {"notebooks/00_getting_started.ipynb", "solutions/00_getting_started.ipynb"}
 
 
-def run_under_other_kernels(paths: list[str]) -> None:
-    if all(os.environ.get(k) == v for k, v in OTHER_KERNELS.items()):
-        pytest.skip("this run already uses the other kernels: the main nbval pass is the cross-kernel pass")
-    env = {**os.environ, **OTHER_KERNELS, "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT),
-                                                                                     os.environ.get("PYTHONPATH")]))}
-    # pyproject's addopts supply --nbval and the sanitizer; -p no:xdist: one kernel at a time, in file order.
-    cmd = [sys.executable, "-m", "pytest", "-p", "no:xdist", "-q", "--no-header", "-rf", *paths]
-    proc = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True, timeout=1200)
-    assert proc.returncode == 0, (
-        f"nbval under {' '.join(f'{k}={v}' for k, v in OTHER_KERNELS.items())} failed:\n{proc.stdout[-6000:]}"
-    )
+def test_the_lanes_are_the_student_bundle():
+    """Every notebook above runs under OTHER_KERNELS from the bundle: lecture notebooks by nbval, solutions as the
+    filled-in homework (every homework has its solution under the same name)."""
+    import inspect
 
-
-def test_the_lecture_notebooks_lane_is_the_student_bundle():
     from tests import test_student_bundle as bundle
+    from tests import test_student_bundle_checks as checks
 
     lecture = {p.rsplit("/", 1)[1] for p in WITH_TRAINING if p.startswith("notebooks/")}
+    solved = {p.rsplit("/", 1)[1] for p in WITH_TRAINING if p.startswith("solutions/")}
     assert lecture <= set(bundle.NOTEBOOKS) and bundle.OTHER_KERNELS == OTHER_KERNELS
+    assert solved <= set(bundle.HOMEWORK) and checks.OTHER_KERNELS == OTHER_KERNELS
+    src = inspect.getsource(checks.test_self_check_fails_the_unfilled_homework_and_passes_the_solution)
+    assert '"--nbval"' in src and "OTHER_KERNELS" in src, "the solution runs with full comparison, other kernels"
