@@ -106,11 +106,15 @@ def test(rest: list[str]) -> int:
     os.environ.setdefault("JUPYTER_PLATFORM_DIRS", "1")
     # The whole suite: unit tests, nbval over the notebooks, release check, grader and its sandbox, the real
     # clients, browser tests, ruff, and the cross-kernel lane (tests/test_cross_kernel*.py: nbval again under
-    # another CPU's float kernels). Two workers; --dist loadfile keeps each notebook's cells in one kernel.
+    # another CPU's float kernels).
     if "--quick" in rest:
         rest = [a for a in rest if a != "--quick"]
         rest = ["-m", "not slow and not browser", "tests", "notebooks/00_getting_started.ipynb", *rest]
-    return subprocess.call([str(PY), "-m", "pytest", "-n", "2", "--dist", "loadfile", "-rfEs", *rest], cwd=ROOT)
+    # Scheduling (tests/conftest.py): a file's tests stay together, except the student bundle's independent tests;
+    # heaviest files first. Three workers on two cores: the notebooks' kernels wait on each other (browser, venvs,
+    # subprocesses), and a third worker fills those gaps.
+    return subprocess.call([str(PY), "-m", "pytest", "-n", os.environ.get("COURSE_TEST_WORKERS", "3"),
+                            "--dist", "loadfile", "-rfEs", *rest], cwd=ROOT)
 
 
 def main(argv: list[str]) -> int:

@@ -82,3 +82,64 @@ def one_seed():
     use_case_seed(11)
     yield 11
     use_case_seed(None)
+
+
+# ------------------------------------------------------------------ scheduling on xdist workers
+# `python3 course.py test` runs on xdist workers. Every test stays with the others of its file (a notebook's
+# nbval cells share one kernel; a file's module fixtures start once), except the files in SPREAD, whose tests are
+# independent and long: each of those goes to whichever worker is free. Groups start heaviest first (longest
+# processing time first), so no long file is left to run alone at the end, and the SPREAD tests come last, where
+# their many ~30 s units even out the workers' finish; HEAVY is ordered by the CPU seconds each file took in
+# a full run on 2 cores, and a file not listed counts as light.
+SPREAD = {"tests/test_student_bundle.py", "tests/test_student_bundle_checks.py"}
+HEAVY = [  # heaviest first
+    "tests/browser/test_lab_notebooks_b.py",
+    "tests/browser/test_lab_notebooks.py",
+    "tests/test_nbgrader_client.py",
+    "tests/test_homework_life.py",
+    "tests/test_gradescope_client.py",
+    "tests/browser/test_lab_catches.py",
+    "tests/browser/test_lab_solutions.py",
+    "tests/test_hidden_sec02.py",
+    "tests/test_sandbox.py",
+    "solutions/02_pretraining_finetuning.ipynb",
+    "solutions/05_maml.ipynb",
+    "tests/test_release.py",
+]
+
+
+def _rel(item) -> str:
+    try:
+        return Path(item.path).resolve().relative_to(ROOT).as_posix()
+    except ValueError:
+        return str(item.path)
+
+
+def schedule_key(rel: str) -> int:
+    """Where a file's tests start: the heavy files in HEAVY's order, then the rest in collection order, then the
+    SPREAD tests (many independent units that even out the end)."""
+    if rel in SPREAD:
+        return len(HEAVY) + 1
+    return HEAVY.index(rel) if rel in HEAVY else len(HEAVY)
+
+
+def pytest_collection_modifyitems(config, items):
+    """On an xdist worker: the order in which the controller hands the files out (heaviest first)."""
+    import os
+
+    if os.environ.get("PYTEST_XDIST_WORKER"):
+        items.sort(key=lambda it: schedule_key(_rel(it)))  # stable: a file's tests keep their order
+
+
+def pytest_xdist_make_scheduler(config, log):
+    """xdist's loadfile, except that each test of a SPREAD file is a unit of its own, and the units go out in the
+    order collected (pytest_collection_modifyitems above), not sorted by their number of tests."""
+    from xdist.scheduler import LoadScopeScheduling
+
+    class CourseScheduling(LoadScopeScheduling):
+        def _split_scope(self, nodeid: str) -> str:
+            path = nodeid.split("::", 1)[0]
+            return nodeid if path in SPREAD else path
+
+    config.option.loadscopereorder = False
+    return CourseScheduling(config, log)

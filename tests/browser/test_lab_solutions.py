@@ -1,9 +1,10 @@
 """Filled-in homework in JupyterLab, as a student runs it (see labdriver.check_course_notebook): the warm-up and
 homework 03 (written answers, an optional part, a behaviour-graded part). What this adds is the check cells and
-answer cells as Lab shows them; every solutions notebook also runs under nbval (this CPU's kernels, and another's
-through the student bundle's self-check in tests/test_student_bundle_checks.py), so running all six here again would only cost the suite's time budget.
+answer cells as Lab shows them; every solutions notebook also runs under nbval (this CPU's kernels, and
+another's through the student bundle's self-check in tests/test_student_bundle_checks.py), so running all six
+here again would only cost the suite's time budget.
 
-Lecture and solutions notebooks are in two files so that pytest-xdist (--dist loadfile) runs them on two workers.
+Lecture and solutions notebooks are in two files so that xdist runs them on two workers (tests/conftest.py).
 """
 
 from __future__ import annotations
