@@ -19,7 +19,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from lecture_utils.envs.cart import HORIZON, MAX_DELAY, PARAM_NAMES, SOURCE_PARAMS, cart_step, sample_starts
+from lecture_utils.envs.cart import MAX_DELAY, PARAM_NAMES, SOURCE_PARAMS, rollout, sample_starts
 
 N_FEATURES = 3  # the policy's features: (x, v, v|v|)
 # How far each parameter moves at width 1: a factor SPREAD^width (log scale) or SPREAD * width steps (delay).
@@ -77,12 +77,14 @@ def episode_returns(theta, params, x0) -> np.ndarray:
     if theta.shape != (b, N_FEATURES) or params.shape != (b, len(PARAM_NAMES)) or x0.ndim != 1:
         raise ValueError(f"expected theta [B, 3], params [B, 4], x0 [B]; got {theta.shape}, {params.shape}, "
                          f"{x0.shape}")
-    x, v, hist, total = x0.copy(), np.zeros(b), np.zeros((b, MAX_DELAY)), np.zeros(b)
-    for _ in range(HORIZON):
-        u = policy_action(theta, np.stack([x, v], axis=1))
-        x, v, hist, r = cart_step(x, v, hist, u, params)
-        total += r
-    return total
+    return rollout(params, x0, linear_policy(theta))
+
+
+def linear_policy(theta):
+    """`policy_action` for `rollout`: act(t, x, v) = theta . (x, v, v|v|) for B policies theta [B, 3] (rollout
+    clips it), the same arithmetic as `policy_action` without stacking the features."""
+    t0, t1, t2 = (np.ascontiguousarray(theta[:, j]) for j in range(N_FEATURES))
+    return lambda t, x, v: t0 * x + t1 * v + t2 * (v * np.abs(v))
 
 
 def target_returns_each(theta, params) -> np.ndarray:
