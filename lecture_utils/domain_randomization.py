@@ -28,7 +28,8 @@ LOG_SCALE = np.array([True, True, True, False])  # mass, friction, gain vary by 
 # Which way real hardware tends to differ from an idealised simulator: heavier, less friction, a weaker
 # motor, a delayed actuator. One-sided ranges grow only that way; two-sided ranges grow both ways.
 REALITY_DIRECTION = np.array([+1, -1, -1, +1])
-# The "real" carts (target domain): never trained on, outside every range narrower than width ~0.7.
+# The "real" carts (target domain): never trained on, outside every range narrower than width ~0.92
+# (`coverage_width(TARGET_PARAMS)`).
 TARGET_PARAMS = np.array(
     [
         [2.2, 0.08, 0.50, 3.0],
@@ -98,6 +99,19 @@ def target_returns_each(theta, params) -> np.ndarray:
     return ret.reshape(b, N_EVAL).mean(axis=1)
 
 
+def zero_shot_returns(thetas, target_params=TARGET_PARAMS) -> np.ndarray:
+    """The 0-shot protocol (`target_return`) for many policies at once: thetas [..., 3] -> [...], each policy's
+    mean return over every target setting [M, 4] x the fixed test starts (one batched rollout)."""
+    thetas = np.asarray(thetas, float)
+    target_params = np.atleast_2d(np.asarray(target_params, float))
+    if thetas.shape[-1:] != (N_FEATURES,) or target_params.shape[1:] != (len(PARAM_NAMES),):
+        raise ValueError(f"expected thetas [..., 3] and target_params [M, 4]; got {thetas.shape}, "
+                         f"{target_params.shape}")
+    flat, m = thetas.reshape(-1, N_FEATURES), target_params.shape[0]
+    ret = target_returns_each(np.repeat(flat, m, axis=0), np.tile(target_params, (flat.shape[0], 1)))
+    return ret.reshape(thetas.shape[:-1] + (m,)).mean(axis=-1)
+
+
 def _simulators(rng_or_set, n: int, rng: np.random.Generator, sampler) -> np.ndarray:
     """n simulator settings [n, 4]: sampled from a (low, high) range, or drawn from a fixed [M, 4] set."""
     if isinstance(rng_or_set, np.ndarray) and rng_or_set.ndim == 2:
@@ -159,8 +173,9 @@ def finetune(theta0, params, episodes: int, seed: int, step: float = 0.3, sigma:
         if k % 2 == 0:  # a pair of episodes is done: update
             eps = rng.normal(size=(b, N_FEATURES))
             x0 = sample_starts(b, rng)
-            plus = episode_returns(theta + sigma * eps, params, x0)
-            minus = episode_returns(theta - sigma * eps, params, x0)
+            both = episode_returns(np.concatenate([theta + sigma * eps, theta - sigma * eps]),
+                                   np.concatenate([params, params]), np.concatenate([x0, x0]))
+            plus, minus = both[:b], both[b:]  # R(theta + sigma eps), R(theta - sigma eps): one batched call
             theta = theta + step * np.sign(plus - minus)[:, None] * eps
         out.append(theta.copy())
     return np.stack(out)
