@@ -208,7 +208,17 @@ def train_sweep(widths, n_seeds: int = 3, generations: int = 60, progress=None) 
                 seeds.append(1000 + 10 * i + s)  # the same seed for both families: width 0 is one policy
     runs += [TARGET_PARAMS] * n_seeds
     seeds += [5000 + s for s in range(n_seeds)]
-    theta = train_es(runs, seeds, generations=generations, progress=progress)
+    # A run is its (range, seed): train each distinct one once (width 0 is the same run in both families).
+    # Runs do not interact in the batch, so this changes no number.
+    distinct, index = [], []
+    for rng_or_set, seed in zip(runs, seeds):
+        same = [j for j, (r, s) in enumerate(distinct)
+                if s == seed and all(np.array_equal(a, b) for a, b in zip(r, rng_or_set))]
+        index.append(same[0] if same else len(distinct))
+        if not same:
+            distinct.append((rng_or_set, seed))
+    theta = train_es([r for r, _ in distinct], [s for _, s in distinct], generations=generations,
+                     progress=progress)[index]
     n_w = len(widths) * n_seeds
     shape = (len(widths), n_seeds, N_FEATURES)
     return Sweep(widths, theta[:n_w].reshape(shape), theta[n_w:2 * n_w].reshape(shape), theta[2 * n_w:])

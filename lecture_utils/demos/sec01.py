@@ -146,7 +146,7 @@ class DemoFigure:
         self.range_fill = self.ax2.fill_between(km, [d[0]] * 2, [d[1]] * 2, color=c, alpha=0.25, lw=0)
         self.range_edge.set_data([km[0], km[1], km[1], km[0], km[0]], [d[0], d[0], d[1], d[1], d[0]])
         self.range_edge.set_color(c)
-        self.ax2.set_title(f"The target's physics against the {family} range at w = {width:g}")
+        self.ax2.set_title(f"The target's physics against the {family} range, w = {width:g}", fontsize=10)
         self.stars.set_offsets(np.column_stack([params[:, 2] / params[:, 0], params[:, 3]]))
         return self.fig
 
