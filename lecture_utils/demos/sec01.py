@@ -220,7 +220,7 @@ def randomization_demo(sweep, colors: dict | None = None, width: float = 1.0, fa
         fig = panels.show(w, f, t, table, params)
         return fig, text, f"0-shot return against width ({f}), w = {w:g}, target: {t}"
 
-    demo = Demo([w_slider, fam, pick], render, rows=[[w_slider, fam], [pick]], figure_height="390px")
+    demo = Demo([w_slider, fam, pick], render, rows=[[w_slider], [fam], [pick]], figure_height="390px")
     demo.width, demo.family, demo.target, demo.table = w_slider, fam, pick, table
     return demo
 
