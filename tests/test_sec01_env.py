@@ -127,3 +127,10 @@ def test_rollout_equals_stepping_cart_step_bit_for_bit():
     seen = []
     got = rollout(params, x0, policy, on_step=lambda t, x, v: seen.append(x.copy()))
     assert np.array_equal(got, total) and np.array_equal(np.array(seen), np.array(xs))
+
+
+def test_rollout_checks_shapes():
+    from lecture_utils.envs.cart import rollout
+
+    with pytest.raises(ValueError, match=r"params \[B, 4\] and x0 \[B\]"):
+        rollout(np.tile(SOURCE_PARAMS, (3, 1)), np.zeros(2), lambda t, x, v: x)

@@ -91,6 +91,8 @@ def rollout(params, x0, act, horizon: int = HORIZON, on_step=None) -> np.ndarray
     past commands sit on a timeline [horizon + MAX_DELAY - 1, B], so the delayed command is two gathers.
     """
     params, x = np.asarray(params, float), np.array(x0, dtype=float)
+    if x.ndim != 1 or params.shape != (x.shape[0], len(PARAM_NAMES)):
+        raise ValueError(f"rollout expects params [B, 4] and x0 [B]; got {params.shape} and {x.shape}")
     b = x.shape[0]
     mass, friction, gain, delay = (np.ascontiguousarray(params[:, j]) for j in range(4))
     lo = np.floor(delay).astype(np.intp)
