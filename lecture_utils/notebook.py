@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import random
+import sys
 import time
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
@@ -40,7 +41,7 @@ def setup(seed: int = DEFAULT_SEED, threads: int = 1, float64: bool = False) -> 
         torch.set_num_interop_threads(threads)
     except RuntimeError:
         pass  # can only be set once per process; re-running the cell is fine
-    torch.use_deterministic_algorithms(True, warn_only=True)
+    _deterministic_torch(torch)
     # NumPy's BLAS too: its thread pool makes a 100 x 100 solve ~50x slower on 2 busy cores.
     from threadpoolctl import threadpool_limits
 
@@ -49,6 +50,20 @@ def setup(seed: int = DEFAULT_SEED, threads: int = 1, float64: bool = False) -> 
 
     use_course_style()
     return np.random.default_rng(seed)
+
+
+def _deterministic_torch(torch) -> None:
+    """torch.use_deterministic_algorithms(True, warn_only=True), without its import of torch._inductor: that
+    import (~3 s of CPU, more than the rest of torch) only sets a flag for torch.compile, which the course never
+    uses. The eager kernels' flag is set directly; inductor's too if something has already imported it."""
+    set_flag = getattr(torch._C, "_set_deterministic_algorithms", None)
+    if set_flag is None:  # another torch version: the public call
+        torch.use_deterministic_algorithms(True, warn_only=True)
+        return
+    set_flag(True, warn_only=True)
+    inductor = sys.modules.get("torch._inductor.config")
+    if inductor is not None:
+        inductor.deterministic = True
 
 
 @contextmanager

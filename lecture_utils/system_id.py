@@ -11,31 +11,31 @@ import numpy as np
 
 from lecture_utils.domain_randomization import N_FEATURES, param_ranges, policy_action
 from lecture_utils.dr_protocols import sample_params
-from lecture_utils.envs.cart import HORIZON, MAX_DELAY, cart_step
+from lecture_utils.envs.cart import rollout
 
 
 def record_episode(theta, params, x0):
     """Run policies theta [B, 3] on carts params [B, 4] from x0 [B]; returns positions [B, T+1], actions [B, T]."""
     theta, params = np.asarray(theta, float), np.asarray(params, float)
-    b = theta.shape[0]
-    x, v, hist = np.asarray(x0, float).copy(), np.zeros(b), np.zeros((b, MAX_DELAY))
-    xs, us = [x.copy()], []
-    for _ in range(HORIZON):
-        u = policy_action(theta, np.stack([x, v], axis=1))
-        x, v, hist, _ = cart_step(x, v, hist, u, params)
-        xs.append(x.copy())
-        us.append(u)
+    xs, us = [np.asarray(x0, float).copy()], []
+
+    def act(t, x, v):
+        us.append(policy_action(theta, np.stack([x, v], axis=1)))
+        return us[-1]
+
+    rollout(params, xs[0], act, on_step=lambda t, x, v: xs.append(x.copy()))
     return np.stack(xs, axis=1), np.stack(us, axis=1)
 
 
 def replay_error(xs, us, candidates) -> np.ndarray:
     """Mean squared position error of each candidate simulator [N, 4] replaying one episode (xs [T+1], us [T])."""
     n = candidates.shape[0]
-    x, v, hist = np.full(n, xs[0]), np.zeros(n), np.zeros((n, MAX_DELAY))
     err = np.zeros(n)
-    for t in range(us.shape[0]):
-        x, v, hist, _ = cart_step(x, v, hist, np.full(n, us[t]), candidates)
-        err += (x - xs[t + 1]) ** 2
+
+    def add_error(t, x, v):
+        err[:] += (x - xs[t + 1]) ** 2
+
+    rollout(candidates, np.full(n, xs[0]), lambda t, x, v: np.full(n, us[t]), horizon=us.shape[0], on_step=add_error)
     return err / us.shape[0]
 
 

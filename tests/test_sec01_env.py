@@ -107,3 +107,30 @@ def test_batched_reset_checks_shape():
         env.step(np.zeros(2))
     with pytest.raises(ValueError, match=r"\[B, 4\]"):
         BatchedCart(SOURCE_PARAMS)
+
+
+def test_rollout_equals_stepping_cart_step_bit_for_bit():
+    from lecture_utils.envs.cart import rollout
+
+    rng = np.random.default_rng(4)
+    b = 64
+    params = np.column_stack([rng.uniform(0.3, 3, b), rng.uniform(0, 1, b), rng.uniform(0.3, 3, b),
+                              rng.uniform(0, MAX_DELAY - 1, b)])
+    params[:4, 3] = [0.0, 1.0, MAX_DELAY - 1, 2.5]  # integer delays and the longest one
+    x0, gains = sample_starts(b, rng), rng.normal(size=(b, 2)) * 5
+    policy = lambda t, x, v: gains[:, 0] * x + gains[:, 1] * v + 0.3 * np.sin(t)  # pushes into the walls too
+    x, v, hist, total, xs = x0.copy(), np.zeros(b), np.zeros((b, MAX_DELAY)), np.zeros(b), []
+    for t in range(HORIZON):
+        x, v, hist, r = cart_step(x, v, hist, policy(t, x, v), params)
+        total += r
+        xs.append(x)
+    seen = []
+    got = rollout(params, x0, policy, on_step=lambda t, x, v: seen.append(x.copy()))
+    assert np.array_equal(got, total) and np.array_equal(np.array(seen), np.array(xs))
+
+
+def test_rollout_checks_shapes():
+    from lecture_utils.envs.cart import rollout
+
+    with pytest.raises(ValueError, match=r"params \[B, 4\] and x0 \[B\]"):
+        rollout(np.tile(SOURCE_PARAMS, (3, 1)), np.zeros(2), lambda t, x, v: x)

@@ -4,9 +4,11 @@ The task: push the cart from where it starts to the goal x = 0 and keep it there
 position and velocity, never the physical parameters; so a policy tuned for one "simulator" setting can
 fail on a "real" cart with different physics: the sim-to-real gap of section 01.
 
-Two forms, one dynamics function (`cart_step`):
+Two forms, one dynamics function (`cart_step`, whose physics is `integrate`):
 - `CartEnv`: a Gymnasium environment for one parameter setting (passes `gymnasium.utils.env_checker`);
 - `BatchedCart`: NumPy arrays of B carts, each with its own parameters, stepped at once (training speed).
+`rollout` runs whole episodes of B carts for training: the same `integrate`, with the delay buffer kept as a
+timeline of actions instead of a shifted history (no copy per step); tests check it equals `cart_step` bit for bit.
 
 Parameters are a vector p = (mass, friction, gain, delay), shape [P] = [4] (or [B, 4] batched):
     acceleration = (gain * u_delayed - friction * velocity) / mass,
@@ -55,6 +57,19 @@ def delayed_action(history, delay):
     return (1 - frac) * history[rows, lo] + frac * history[rows, hi]
 
 
+def integrate(x, v, applied, mass, friction, gain):
+    """The physics of one Euler step: x, v, applied (the delayed command), mass, friction, gain: [B].
+
+    Returns (x', v', reward): v' = v + DT (gain applied - friction v) / mass, x' = x + DT v', walls at +-TRACK.
+    """
+    v = np.clip(v + DT * (gain * applied - friction * v) / mass, -MAX_SPEED, MAX_SPEED)
+    x = x + DT * v
+    wall = np.abs(x) >= TRACK
+    x = np.clip(x, -TRACK, TRACK)
+    v = np.where(wall, 0.0, v)
+    return x, v, np.exp(-((x / GOAL_WIDTH) ** 2))
+
+
 def cart_step(x, v, history, u, params):
     """One Euler step for B carts (the dynamics both environment forms share).
 
@@ -64,14 +79,38 @@ def cart_step(x, v, history, u, params):
     u = np.clip(u, -1.0, 1.0)
     history = np.concatenate([u[:, None], history[:, :-1]], axis=1)
     mass, friction, gain, delay = params[:, 0], params[:, 1], params[:, 2], params[:, 3]
-    force = gain * delayed_action(history, delay)
-    v = np.clip(v + DT * (force - friction * v) / mass, -MAX_SPEED, MAX_SPEED)
-    x = x + DT * v
-    wall = np.abs(x) >= TRACK
-    x = np.clip(x, -TRACK, TRACK)
-    v = np.where(wall, 0.0, v)
-    reward = np.exp(-((x / GOAL_WIDTH) ** 2))
+    x, v, reward = integrate(x, v, delayed_action(history, delay), mass, friction, gain)
     return x, v, history, reward
+
+
+def rollout(params, x0, act, horizon: int = HORIZON, on_step=None) -> np.ndarray:
+    """Whole episodes of B carts from rest at x0 [B] (params [B, 4]); returns the summed rewards [B].
+
+    act(t, x, v) -> u [B] chooses the commands (clipped to [-1, 1]); on_step(t, x, v), if given, sees the state
+    after each step. The same physics as stepping `cart_step` (equal bit for bit), about 3x faster for large B:
+    past commands sit on a timeline [horizon + MAX_DELAY - 1, B], so the delayed command is two gathers.
+    """
+    params, x = np.asarray(params, float), np.array(x0, dtype=float)
+    if x.ndim != 1 or params.shape != (x.shape[0], len(PARAM_NAMES)):
+        raise ValueError(f"rollout expects params [B, 4] and x0 [B]; got {params.shape} and {x.shape}")
+    b = x.shape[0]
+    mass, friction, gain, delay = (np.ascontiguousarray(params[:, j]) for j in range(4))
+    lo = np.floor(delay).astype(np.intp)
+    frac = delay - lo
+    keep, hi = 1 - frac, np.minimum(lo + 1, MAX_DELAY - 1)
+    # row MAX_DELAY - 1 + t of the timeline holds u_t; the rows above it are the empty (zero) history
+    timeline = np.zeros((horizon + MAX_DELAY - 1, b))
+    flat, rows = timeline.reshape(-1), np.arange(b)
+    lo_at, hi_at = (MAX_DELAY - 1 - lo) * b + rows, (MAX_DELAY - 1 - hi) * b + rows  # u_{t-lo}, u_{t-hi} at t = 0
+    v, total = np.zeros(b), np.zeros(b)
+    for t in range(horizon):
+        np.clip(act(t, x, v), -1.0, 1.0, out=timeline[MAX_DELAY - 1 + t])
+        applied = keep * flat[lo_at + t * b] + frac * flat[hi_at + t * b]
+        x, v, reward = integrate(x, v, applied, mass, friction, gain)
+        total += reward
+        if on_step is not None:
+            on_step(t, x, v)
+    return total
 
 
 def sample_starts(n: int, rng: np.random.Generator) -> np.ndarray:
