@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import json
 import os
 import pkgutil
 import sys
@@ -68,6 +69,19 @@ def cmd_bench(args) -> int:
         from lecture_admin.grading.behaviour import run_behaviour_bench
 
         return run_behaviour_bench(repo_root(), seeds=args.seeds, parts=args.part, json_path=args.json)
+    if args.site:
+        import tempfile
+
+        from lecture_admin import site
+
+        with tempfile.TemporaryDirectory() as tmp:
+            r = site.build(repo_root(), Path(tmp))
+        print(f"lecture site: {r['seconds']:.1f} s wall on {os.cpu_count()} cores (budget 60 s), {r['pages']} pages, "
+              f"{r['files']} files, {r['bytes'] / 1e6:.1f} MB")
+        if args.json:
+            Path(args.json).write_text(json.dumps({"site": {k: r[k] for k in ("seconds", "bytes", "files", "pages")}},
+                                                  indent=2) + "\n")
+        return 0
     if args.demos:
         from lecture_admin.bench_demos import run_demo_bench
 
@@ -132,7 +146,7 @@ def cmd_site(args) -> int:
     print(f"built the course website in {r['seconds']:.1f} s: {r['pages']} pages, {r['files']} files, "
           f"{r['bytes'] / 1e6:.1f} MB in {r['html']} (open index.html; works offline)")
     if args.publish:
-        site.publish(Path(r["html"]), remote=args.remote, push=not args.no_push)
+        site.publish(Path(r["html"]), root, remote=args.remote, push=not args.no_push)
         print(f"published to the gh-pages branch{'' if args.no_push else ' of ' + args.remote}")
     return 0
 
@@ -183,6 +197,8 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--demos", action="store_true",
                    help="each section's live demo: its build time and the seconds from an interaction to the "
                         "redrawn output (budget 0.5 s)")
+    s.add_argument("--site", action="store_true",
+                   help="build the course website once (into a temporary folder): its build time and size")
     s.add_argument("--seeds", type=int, default=50, help="grading seeds for --behaviour (default 50)")
     s.add_argument("--part", action="append", help="only this part for --behaviour (e.g. 3.5); repeatable")
     s.set_defaults(func=cmd_bench)

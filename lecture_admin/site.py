@@ -46,12 +46,15 @@ nb_ipywidgets_js = {{}}  # no widget scripts (they would come from a CDN)
 nb_merge_streams = True
 myst_enable_extensions = ["dollarmath", "amsmath"]
 myst_heading_anchors = 3
+myst_update_mathjax = False  # myst's own MathJax settings are for MathJax 3; ours (below) are for 2.7
 suppress_warnings = ["myst.header", "mystnb.unknown_mime_type", "misc.highlighting_failure"]
 # MathJax 2.7 from the site itself (copied from the jupyter-server-mathjax package).
 mathjax_path = "mathjax/MathJax.js?config={mathjax_config}"
 mathjax2_config = {{
     "tex2jax": {{"inlineMath": [["\\\\(", "\\\\)"]], "displayMath": [["\\\\[", "\\\\]"]],
-                "processRefs": False, "processEnvironments": False}},
+                "processRefs": False, "processEnvironments": False,
+                # myst marks each page tex2jax_ignore and each formula .math: typeset the formulas only
+                "ignoreClass": "tex2jax_ignore|mathjax_ignore", "processClass": "math"}},
     "HTML-CSS": {{"availableFonts": [], "imageFont": None, "preferredFont": None, "webFont": "STIX-Web",
                   "linebreaks": {{"automatic": True}}}},
     "messageStyle": "none",
@@ -178,9 +181,17 @@ def build(root: Path, out: Path, jobs: int = 2, quiet: bool = True) -> dict:
     return {"seconds": seconds, "bytes": size, "files": files, "pages": pages, "html": str(html)}
 
 
-def publish(html: Path, remote: str = "origin", branch: str = "gh-pages", push: bool = True) -> None:
-    """Commit the built site to `branch` (replacing its content) and push it: GitHub Pages serves that branch."""
+def publish(html: Path, repo: Path, remote: str = "origin", branch: str = "gh-pages", push: bool = True) -> None:
+    """Commit the built site to `branch` of the git repository `repo` (replacing its content) and push it:
+    GitHub Pages serves that branch."""
+    import os
+
     from ghp_import import ghp_import
 
-    ghp_import(str(html), mesg="Course website (lecture site --publish)", remote=remote, branch=branch,
-               push=push, force=True, nojekyll=True, no_history=True)
+    cwd = os.getcwd()
+    os.chdir(repo)  # ghp-import works on the repository it runs in
+    try:
+        ghp_import(str(Path(html).resolve()), mesg="Course website (lecture site --publish)", remote=remote,
+                   branch=branch, push=push, force=True, nojekyll=True, no_history=True)
+    finally:
+        os.chdir(cwd)

@@ -58,14 +58,19 @@ def offline_page(context, base: str, width: int = 1280, height: int = 720):
 
     page.route("**/*", route)
     page.on("response", lambda resp: log.failed.append(f"{resp.status} {resp.url}") if resp.status >= 400 else None)
+    # ERR_ABORTED: the test moved to the next page while this one was still loading (not a missing file)
     page.on("requestfailed", lambda req: log.failed.append(f"{req.failure} {req.url}")
-            if req.url.startswith(base) else None)
+            if req.url.startswith(base) and "ERR_ABORTED" not in (req.failure or "") else None)
     page.on("pageerror", lambda exc: log.errors.append(str(exc)))
     return page, log
 
 
-MATHJAX_IDLE = """() => !window.MathJax || (MathJax.Hub && MathJax.Hub.queue &&
-    MathJax.Hub.queue.pending === 0 && MathJax.Hub.queue.running === 0 && !!MathJax.isReady)"""
+# A page with math (Sphinx's `.math` spans, or any slide show) waits until MathJax has loaded and its queue is empty.
+MATHJAX_IDLE = """() => {
+  if (!document.querySelector('.math, .reveal') && !window.MathJax) { return true; }
+  return !!(window.MathJax && MathJax.Hub && MathJax.isReady && MathJax.Hub.queue &&
+            MathJax.Hub.queue.pending === 0 && MathJax.Hub.queue.running === 0);
+}"""
 
 
 def wait_mathjax(page, timeout: float = 30_000) -> None:

@@ -28,8 +28,11 @@ SHOTS = ROOT / "docs" / "screenshots"
 BUDGET_S = 60.0
 
 PAGE_JS = r"""() => {
-  const main = document.querySelector('article') || document.body;
+  const main = (document.querySelector('article') || document.body).cloneNode(true);
+  main.querySelectorAll('pre, code, .highlight').forEach(e => e.remove());  // code may print a $ legitimately
+  document.body.appendChild(main);
   const text = main.innerText;
+  main.remove();
   const imgs = [...document.querySelectorAll('img')];
   return {
     title: document.title,
