@@ -24,7 +24,7 @@ The rules (one idea per slide, every slide within 1280x720):
 5. Fit: each cell's height on a 1280x720 slide is estimated (wrapped text lines, code lines, printed
    lines, the PNG's own size); when a cell would push the slide past the budget it starts a ``subslide``
    (the same idea continued below) instead. A cell taller than a slide alone stays one subslide; the
-   browser test (tests/browser/test_slides.py) measures every slide and fails on any that overflows.
+   browser test (tests/browser/test_slides_browser.py) measures every slide and fails on any that overflows.
 """
 
 from __future__ import annotations
@@ -49,7 +49,7 @@ TEMPLATE_DIR = HERE / "slides_template"
 WIDTH, HEIGHT = 1280, 720
 BUDGET = 640  # px of the 720 for content (reveal's margin and the progress bar take the rest)
 
-# Calibrated on the exported slides in Chromium (tests/browser/test_slides.py measures the result).
+# Calibrated on the exported slides in Chromium (tests/browser/test_slides_browser.py measures the result).
 TEXT_LINE = 23.0  # px per wrapped line of markdown at 17 px
 TEXT_CHARS = 140  # characters per line of markdown across the slide
 PARA_GAP = 14.0  # px between paragraphs and list items

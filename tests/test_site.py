@@ -1,6 +1,6 @@
 """`lecture site`: the landing page from README and docs/coverage, what goes in (never solutions), publishing.
 
-The build itself, in a browser and offline, is tests/browser/test_site.py."""
+The build itself, in a browser and offline, is tests/browser/test_site_browser.py."""
 
 from __future__ import annotations
 

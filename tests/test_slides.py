@@ -10,8 +10,6 @@ import base64
 import hashlib
 import io
 import json
-import subprocess
-import sys
 
 import nbformat
 import pytest
@@ -117,23 +115,22 @@ def test_annotate_is_idempotent_and_check_reports(tmp_path):
         assert counts["slide"] >= 2 if "00_" not in p.name else counts["slide"] >= 1
 
 
-def test_cli_annotate_and_check(tmp_path):
+def test_cli_annotate_and_check(tmp_path, capsys):
+    from lecture_admin.cli import main
+
     p = tmp_path / LECTURES[-1].name
     nb = json.loads(LECTURES[-1].read_text())
     for c in nb["cells"]:
         c["metadata"].pop("slideshow", None)
     p.write_text(json.dumps(nb))
-    run = lambda *a: subprocess.run([sys.executable, "-m", "lecture_admin", "slides", *a], cwd=ROOT,  # noqa: E731
-                                    capture_output=True, text=True)
-    r = run("--check", str(p))
-    assert r.returncode == 1 and "the rules give" in r.stderr
-    r = run("--annotate", str(p))
-    assert r.returncode == 0 and "annotated" in r.stdout, r.stderr
-    assert run("--check", str(p)).returncode == 0
-    r = run("99", "--no-browser")
-    assert r.returncode == 2 and r.stderr.strip().splitlines() == [
-        "lecture slides: error: no lecture notebook '99'; choose one of " + ", ".join(
-            q.stem[:2] for q in LECTURES)]
+    assert main(["slides", "--check", str(p)]) == 1
+    assert "the rules give" in capsys.readouterr().err
+    assert main(["slides", "--annotate", str(p)]) == 0
+    assert "annotated" in capsys.readouterr().out
+    assert main(["slides", "--check", str(p)]) == 0
+    assert main(["slides", "99", "--no-browser"]) == 2
+    assert capsys.readouterr().err.strip().splitlines() == [
+        "lecture slides: error: no lecture notebook '99'; choose one of " + ", ".join(q.stem[:2] for q in LECTURES)]
 
 
 def test_lecture_notebooks_carry_the_annotators_slide_metadata():

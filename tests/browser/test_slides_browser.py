@@ -33,7 +33,9 @@ STATE_JS = """() => {
   const imgs = [...s.querySelectorAll('img')];
   return {h: i.h, v: i.v, f: (i.f === undefined ? -1 : i.f), scroll: s.scrollHeight, client: s.clientHeight,
           width: s.scrollWidth, cwidth: s.clientWidth, fit: parseFloat(s.getAttribute('data-fit') || '1'),
-          broken: imgs.filter(im => !(im.complete && im.naturalWidth > 0)).length,
+          math: s.querySelectorAll('.MathJax, .MathJax_Display').length,
+          code: s.querySelectorAll('.jp-CodeCell').length,
+          imgs: imgs.length, broken: imgs.filter(im => !(im.complete && im.naturalWidth > 0)).length,
           text: (s.innerText || '').slice(0, 60)};
 }"""
 
@@ -83,8 +85,10 @@ def test_slide_show_fits_1280x720_offline(chromium, shows, stem):
         assert not log.blocked, f"requests outside localhost: {log.blocked[:5]}"
         assert not log.failed, f"failed requests: {log.failed[:5]}"
         assert not log.errors, f"script errors: {log.errors[:5]}"
-        if stem == "03_successor_features":
-            page.evaluate("() => window.CourseReveal.slide(2, 1)")
+        if stem == "03_successor_features":  # the first slide with math, code and a figure
+            best = next((s for s in stops if s["math"] and s["code"] and s["imgs"]),
+                        next((s for s in stops if s["code"] and s["imgs"]), stops[0]))
+            page.evaluate(f"() => window.CourseReveal.slide({best['h']}, {best['v']})")
             wait_mathjax(page)
             SCREENSHOT.parent.mkdir(parents=True, exist_ok=True)
             page.screenshot(path=str(SCREENSHOT))
