@@ -15,7 +15,8 @@ The rules (one idea per slide, every slide within 1280x720):
 
 1. A tag ``slide:TYPE`` on a cell (TYPE one of slide, subslide, fragment, skip, notes, -) wins: the
    annotator keeps TYPE and counts the cell's height as the rule it chose would.
-2. The set-up cell (``import lecture_utils`` ... ``lecture_utils.setup(``, no output) is ``skip``.
+2. The set-up cell (imports, ``import lecture_utils`` and ``lecture_utils.setup(``, no output) is ``skip``:
+   the show starts with the idea (the cell still runs when the notebook is run in JupyterLab).
 3. A markdown cell that starts with a ``#`` or ``##`` heading starts a ``slide`` (a new idea);
    one that starts with ``###`` starts a ``subslide`` (a step of the same idea, below it).
 4. Every other cell stays on the current slide (``-``): the code that checks the idea's equation and the
@@ -193,7 +194,7 @@ def _heading_level(cell: dict) -> int:
 def _is_setup(cell: dict) -> bool:
     src = "".join(cell.get("source", ""))
     return (cell.get("cell_type") == "code" and "import lecture_utils" in src and "lecture_utils.setup(" in src
-            and not cell.get("outputs") and len(src.strip().splitlines()) <= 4)
+            and not cell.get("outputs"))
 
 
 def slide_types(cells: list[dict]) -> list[str]:

@@ -85,9 +85,10 @@ def test_slide_show_fits_1280x720_offline(chromium, shows, stem):
         assert not log.blocked, f"requests outside localhost: {log.blocked[:5]}"
         assert not log.failed, f"failed requests: {log.failed[:5]}"
         assert not log.errors, f"script errors: {log.errors[:5]}"
-        if stem == "03_successor_features":  # the first slide with math, code and a figure
-            best = next((s for s in stops if s["math"] and s["code"] and s["imgs"]),
-                        next((s for s in stops if s["code"] and s["imgs"]), stops[0]))
+        if stem == "03_successor_features":  # a slide with math, code and a figure if any
+            prefer = [lambda s: s["math"] and s["code"] and s["imgs"], lambda s: s["math"] and s["code"],
+                      lambda s: s["code"] and s["imgs"], lambda s: True]
+            best = next(s for want in prefer for s in stops if want(s))
             page.evaluate(f"() => window.CourseReveal.slide({best['h']}, {best['v']})")
             wait_mathjax(page)
             SCREENSHOT.parent.mkdir(parents=True, exist_ok=True)
