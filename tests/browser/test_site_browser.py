@@ -5,7 +5,7 @@ and must stay within 60 s) and served from 127.0.0.1. Every page is opened: Math
 (no raw `$$` or `\\[` left in the text, MathJax output present where the page has math), every <img> must load,
 nothing may be fetched from outside, and no script may fail. Navigation: from the landing page the sidebar and
 the course map reach every lecture and homework page, and each page's "next" link leads on. Screenshots of the
-landing page and of section 03 go to docs/screenshots/.
+landing page and of section 03 go to the run's screenshot folder (docs/screenshots/README.md).
 """
 
 from __future__ import annotations
@@ -24,7 +24,6 @@ from lecture_admin import site  # noqa: E402
 pytestmark = pytest.mark.browser
 
 ROOT = Path(__file__).resolve().parents[2]
-SHOTS = ROOT / "docs" / "screenshots"
 BUDGET_S = 60.0
 
 PAGE_JS = r"""() => {
@@ -75,7 +74,7 @@ def test_site_has_lectures_and_homework_not_solutions(built):
     assert not site.find_remote_loads(html)
 
 
-def test_every_page_offline_math_images_navigation(chromium, built):
+def test_every_page_offline_math_images_navigation(chromium, built, screenshot_dir):
     base, html = built
     pages = _pages(html)
     page, log = offline_page(chromium, base, width=1280, height=900)
@@ -103,12 +102,12 @@ def test_every_page_offline_math_images_navigation(chromium, built):
         page.locator("article a[href*='lectures/03_']").first.click()
         page.wait_for_url("**/lectures/03_*.html")
         wait_mathjax(page)
-        page.screenshot(path=str(SHOTS / "site_03_successor_features.png"))
+        page.screenshot(path=str(screenshot_dir / "site_03_successor_features.png"))
         page.locator("a.next-page").first.click()
         page.wait_for_url("**/lectures/04_*.html")
         page.goto(f"{base}/index.html")
         wait_mathjax(page)
-        page.screenshot(path=str(SHOTS / "site_landing.png"))
+        page.screenshot(path=str(screenshot_dir / "site_landing.png"))
         assert not log.blocked, f"requests outside localhost: {sorted(set(log.blocked))[:5]}"
         assert not log.failed, f"failed requests: {log.failed[:5]}"
         assert not log.errors, f"script errors: {log.errors[:5]}"

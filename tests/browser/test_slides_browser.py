@@ -5,7 +5,8 @@ outside localhost blocked. The test advances through every slide and fragment wi
 the space bar does) and, on each, waits for MathJax and measures the slide: its content must fit the 1280x720
 slide (scrollHeight <= clientHeight). A slide whose single cell is taller than the slide is shrunk by the
 template, never below 0.8 (checked here; the count is printed). Every image must load, no script may fail,
-nothing may be fetched from outside. Section 03's show is also screenshotted to docs/screenshots/.
+nothing may be fetched from outside. A slide of section 03's show (one with math, code and output) is
+screenshotted to the run's screenshot folder (docs/screenshots/README.md says how to refresh the kept one).
 """
 
 from __future__ import annotations
@@ -26,7 +27,6 @@ pytestmark = pytest.mark.browser
 ROOT = Path(__file__).resolve().parents[2]
 NOTEBOOKS = [p.stem for p in slides.lecture_notebooks(ROOT)]
 MIN_FIT = 0.8  # the template's floor for shrinking a slide that is too tall (course_slides.html.j2)
-SCREENSHOT = ROOT / "docs" / "screenshots" / "slides_03_successor_features.png"
 
 STATE_JS = """() => {
   const R = window.CourseReveal, s = R.getCurrentSlide(), i = R.getIndices();
@@ -64,7 +64,7 @@ def walk(page) -> list[dict]:
 
 
 @pytest.mark.parametrize("stem", NOTEBOOKS)
-def test_slide_show_fits_1280x720_offline(chromium, shows, stem):
+def test_slide_show_fits_1280x720_offline(chromium, shows, stem, screenshot_dir):
     page, log = offline_page(chromium, shows)
     try:
         page.goto(f"{shows}/{stem}.slides.html")
@@ -91,8 +91,7 @@ def test_slide_show_fits_1280x720_offline(chromium, shows, stem):
             best = next(s for want in prefer for s in stops if want(s))
             page.evaluate(f"() => window.CourseReveal.slide({best['h']}, {best['v']})")
             wait_mathjax(page)
-            SCREENSHOT.parent.mkdir(parents=True, exist_ok=True)
-            page.screenshot(path=str(SCREENSHOT))
+            page.screenshot(path=str(screenshot_dir / "slides_03_successor_features.png"))
         print(f"{stem}: {total} slides, {len(stops)} stops, none overflows 1280x720; "
               f"{len(shrunk)} shrunk to fit ({', '.join(f'{h}.{v}: {f:.2f}' for h, v, f in shrunk) or 'none'})")
     finally:
