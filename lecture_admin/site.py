@@ -55,8 +55,8 @@ mathjax2_config = {{
                 "processRefs": False, "processEnvironments": False,
                 # myst marks each page tex2jax_ignore and each formula .math: typeset the formulas only
                 "ignoreClass": "tex2jax_ignore|mathjax_ignore", "processClass": "math"}},
-    "HTML-CSS": {{"availableFonts": [], "imageFont": None, "preferredFont": None, "webFont": "STIX-Web",
-                  "linebreaks": {{"automatic": True}}}},
+    # (no automatic line breaking: it makes MathJax 2 several times slower; a wide equation scrolls instead)
+    "HTML-CSS": {{"availableFonts": [], "imageFont": None, "preferredFont": None, "webFont": "STIX-Web"}},
     "messageStyle": "none",
     "showMathMenu": False,
     # AssistiveMML's hidden MathML would ask for TeX fonts that jupyter-server-mathjax does not ship
@@ -69,6 +69,7 @@ CSS = """
 /* Notebook outputs: figures at most the page width; long printed lines scroll sideways. */
 .cell_output img { max-width: 100%; height: auto; }
 div.cell_output pre { overflow-x: auto; }
+div.math { overflow-x: auto; overflow-y: hidden; }
 """
 
 
