@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import json
 import os
 import pkgutil
 import sys
@@ -68,6 +69,19 @@ def cmd_bench(args) -> int:
         from lecture_admin.grading.behaviour import run_behaviour_bench
 
         return run_behaviour_bench(repo_root(), seeds=args.seeds, parts=args.part, json_path=args.json)
+    if args.site:
+        import tempfile
+
+        from lecture_admin import site
+
+        with tempfile.TemporaryDirectory() as tmp:
+            r = site.build(repo_root(), Path(tmp))
+        print(f"lecture site: {r['seconds']:.1f} s wall on {os.cpu_count()} cores (budget 60 s), {r['pages']} pages, "
+              f"{r['files']} files, {r['bytes'] / 1e6:.1f} MB")
+        if args.json:
+            Path(args.json).write_text(json.dumps({"site": {k: r[k] for k in ("seconds", "bytes", "files", "pages")}},
+                                                  indent=2) + "\n")
+        return 0
     if args.demos:
         from lecture_admin.bench_demos import run_demo_bench
 
@@ -87,6 +101,54 @@ def cmd_execute(args) -> int:
               f"kernel CPU time {ex.cpu_seconds:.1f} s)")
         status |= 0 if ex.ok else 1
     return status
+
+
+def cmd_slides(args) -> int:
+    from lecture_admin import slides
+
+    root = repo_root()
+    try:
+        if args.annotate or args.check:
+            paths = [Path(p) for p in args.targets] or slides.lecture_notebooks(root)
+            report = slides.annotate_paths(paths, check=args.check)
+            for line in report:
+                print(line, file=sys.stderr if args.check else sys.stdout)
+            if not args.check:
+                for p in paths:
+                    import json
+
+                    print(f"  {Path(p).name}: {slides.summary(json.loads(Path(p).read_text()))}")
+            return 1 if args.check and report else 0
+        if len(args.targets) != 1:
+            print("lecture slides: give one notebook (e.g. `lecture slides 03`), or --annotate/--check",
+                  file=sys.stderr)
+            return 2
+        nb = slides.find_notebook(root, args.targets[0])
+        out = args.out or root / "build" / "slides"
+        html = slides.export(nb, out)
+    except slides.SlidesError as e:
+        print(f"lecture slides: error: {e}", file=sys.stderr)
+        return 2
+    print(f"wrote {html} (reveal.js, MathJax and scripts in {html.parent / '_static'}: works offline)")
+    if args.no_browser:
+        print(f"present it: python -m http.server --bind 127.0.0.1 --directory {html.parent} 8000, then open "
+              f"http://127.0.0.1:8000/{html.name} (f: full screen, s: speaker notes, Esc: overview)")
+        return 0
+    return slides.present(html, port=args.port)
+
+
+def cmd_site(args) -> int:
+    from lecture_admin import site
+
+    root = repo_root()
+    out = (args.out or root / "build" / "site").resolve()
+    r = site.build(root, out, jobs=args.jobs, quiet=not args.verbose)
+    print(f"built the course website in {r['seconds']:.1f} s: {r['pages']} pages, {r['files']} files, "
+          f"{r['bytes'] / 1e6:.1f} MB in {r['html']} (open index.html; works offline)")
+    if args.publish:
+        site.publish(Path(r["html"]), root, remote=args.remote, push=not args.no_push)
+        print(f"published to the gh-pages branch{'' if args.no_push else ' of ' + args.remote}")
+    return 0
 
 
 def _trainers() -> dict[str, str]:
@@ -135,6 +197,8 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--demos", action="store_true",
                    help="each section's live demo: its build time and the seconds from an interaction to the "
                         "redrawn output (budget 0.5 s)")
+    s.add_argument("--site", action="store_true",
+                   help="build the course website once (into a temporary folder): its build time and size")
     s.add_argument("--seeds", type=int, default=50, help="grading seeds for --behaviour (default 50)")
     s.add_argument("--part", action="append", help="only this part for --behaviour (e.g. 3.5); repeatable")
     s.set_defaults(func=cmd_bench)
@@ -142,6 +206,31 @@ def build_parser() -> argparse.ArgumentParser:
     s = sub.add_parser("execute", help="execute notebooks in place (store outputs), as committed")
     s.add_argument("notebooks", nargs="+")
     s.set_defaults(func=cmd_execute)
+
+    s = sub.add_parser("slides", help="present a lecture notebook as a reveal.js slide show (offline), or annotate "
+                                      "the notebooks' slide metadata",
+                       description="`lecture slides 03` exports notebooks/03_*.ipynb to build/slides/ and serves it "
+                                   "on 127.0.0.1 (Ctrl-C stops). `lecture slides --annotate` sets every lecture "
+                                   "notebook's slide types by the rules in lecture_admin/slides.py.")
+    s.add_argument("targets", nargs="*", help="a section (03), a notebook name or path; with --annotate/--check: "
+                                              "notebooks (default: every lecture notebook)")
+    s.add_argument("--annotate", action="store_true", help="write the slide metadata into the notebooks")
+    s.add_argument("--check", action="store_true",
+                   help="exit 1 if any notebook's slide metadata differs from the rules")
+    s.add_argument("--out", type=Path, help="export folder (default build/slides)")
+    s.add_argument("--no-browser", action="store_true", help="export only, print the path")
+    s.add_argument("--port", type=int, default=0, help="port to serve on (default: a free one)")
+    s.set_defaults(func=cmd_slides)
+
+    s = sub.add_parser("site", help="build the course website (static HTML, offline) from the committed notebooks")
+    s.add_argument("--out", type=Path, help="output folder (default build/site; the pages go to OUT/html)")
+    s.add_argument("--jobs", type=int, default=2, help="parallel Sphinx workers (default 2)")
+    s.add_argument("--verbose", action="store_true", help="show Sphinx's progress")
+    s.add_argument("--publish", action="store_true",
+                   help="then commit the site to the gh-pages branch and push it (GitHub Pages)")
+    s.add_argument("--remote", default="origin", help="remote for --publish (default origin)")
+    s.add_argument("--no-push", action="store_true", help="with --publish: update the gh-pages branch only")
+    s.set_defaults(func=cmd_site)
 
     names = ", ".join(sorted(_trainers()))
     s = sub.add_parser("train", help=f"rebuild a shipped checkpoint: {names}",
