@@ -7,7 +7,7 @@ import re
 import sys
 from pathlib import Path
 
-from lecture_admin.grading.grader import Limits
+from lecture_admin.grading.limits import Limits
 
 
 def _add_limits(p: argparse.ArgumentParser, defaults: Limits) -> None:

@@ -23,30 +23,18 @@ import sys
 import tempfile
 import time
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
 from pathlib import Path
 
 import lecture_admin
 import lecture_utils
 from lecture_admin.grading.hidden import MASK_MESSAGE, argument_names, hidden_part, run_part
 from lecture_admin.grading.homework import Homework
+from lecture_admin.grading.limits import Limits  # noqa: F401 - re-exported: `from ...grader import Limits`
 from lecture_admin.grading.results import GradeResult, PartResult, PartStatus, Status
 from lecture_admin.grading.sandbox import KERNEL_DIED, MASKED_ENAME, SandboxConfig, SandboxKernel
 from lecture_admin.grading.submission import InvalidSubmission, Unit, assemble, identify, read_submission
 from lecture_utils.selfcheck.answers import ANSWERS
 from lecture_utils.selfcheck.core import CheckFailed, StudentError, use_case_seed
-
-
-@dataclass
-class Limits:
-    """Per submission (the defaults fit Gradescope's 10 min / 768 MB / half a CPU box)."""
-
-    cell_timeout: float = 120.0  # seconds per cell
-    total_timeout: float = 480.0  # seconds for running the cells, restarts included
-    call_timeout: float = 60.0  # seconds per call of a student's function by a hidden test
-    memory_mb: int = 1536  # the kernel's address space
-    max_size_mb: float = 20.0  # a larger submission file is rejected unread
-    max_restarts: int = 3
 
 
 def grading_seed(seed: int | None = None) -> int:
