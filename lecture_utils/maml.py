@@ -130,26 +130,38 @@ def cosine(a: torch.Tensor, b: torch.Tensor) -> float:
 # ---------------------------------------------------------------- MAML for RL (2D point navigation)
 
 
-def maml_rl_loss(model, params: Params, goals: torch.Tensor, n_traj: int, alpha: float, gamma: float = 0.99,
+def maml_rl_loss(model, params: Params, goals: torch.Tensor, n_traj: int, alpha, gamma: float = 0.99,
                  generator: torch.Generator | None = None, first_order: bool = False, steps: int = 1):
     """The MAML meta-loss over a batch of navigation tasks (one per goal), policy-gradient inner steps.
 
     For every task i: sample n_traj trajectories with theta, theta'_i = theta - alpha grad L_i(theta)
     (REINFORCE surrogate), sample n_traj more with theta'_i, and score L_i(theta'_i). Returns
     (mean_i L_i(theta'_i) -- differentiable in theta --, returns before [T], returns after one step [T]).
-    steps > 1: keep stepping (theta''_i, ...) and average the scores after every step.
+    steps > 1: keep stepping (theta''_i, ...) and average the scores after every step, each step
+    differentiable through the ones before it. alpha: one step size, or one per step (step k uses alpha[k]).
     """
     from lecture_utils.policy_gradient import average_return, batch_params, per_task_pg_loss, rollout_point_nav
 
+    alphas = _step_sizes(alpha, steps)
     theta = batch_params(params, len(goals))  # one copy per task: each task gets its own theta'_i
     batch = pre = rollout_point_nav(model, theta, goals, n_traj, generator)
     outer, after = 0.0, None
-    for _ in range(steps):
-        theta = inner_step(theta, per_task_pg_loss(model, theta, batch, gamma).sum(), alpha, first_order)
+    for a in alphas:
+        theta = inner_step(theta, per_task_pg_loss(model, theta, batch, gamma).sum(), a, first_order)
         batch = rollout_point_nav(model, theta, goals, n_traj, generator)
         outer = outer + per_task_pg_loss(model, theta, batch, gamma).mean() / steps
         after = average_return(batch["rewards"]) if after is None else after
     return outer, average_return(pre["rewards"]), after
+
+
+def _step_sizes(alpha, steps: int) -> list[float]:
+    """One step size per step: alpha repeated, or the sequence alpha itself (which must have `steps` entries)."""
+    if not isinstance(steps, int) or steps < 1:
+        raise ValueError(f"steps must be a positive integer, got {steps!r}")
+    alphas = [float(a) for a in alpha] if isinstance(alpha, (list, tuple)) else [float(alpha)] * steps
+    if len(alphas) != steps:
+        raise ValueError(f"alpha must be one step size or {steps} of them (one per step), got {len(alphas)}")
+    return alphas
 
 
 def adapt_rl(model, params: Params, goals: torch.Tensor, n_traj: int, alpha, steps: int,
