@@ -270,25 +270,40 @@ def compare_adaptation(model, methods: dict[str, Params], alpha, steps: int = 3,
     return out
 
 
+EVAL_METHODS = ("MAML", "pretrained", "random init")
+CHECKPOINT_KEYS = {"MAML": "maml", "pretrained": "pretrained", "MAML, one inner step": "maml_one_step"}
+
+
 def evaluate_seeds(seeds=None, steps: int = 3, n_traj: int = 40, goals: torch.Tensor | None = None,
-                   step_sizes=None) -> dict[str, torch.Tensor]:
+                   step_sizes=None, methods=EVAL_METHODS) -> dict[str, torch.Tensor]:
     """MAML, pretrained and random init of every shipped training seed, adapted on the same new goals.
 
     Defaults follow the paper's test protocol: its 40 test goals (paper_test_goals), 40 trajectories per
     step, step sizes alpha, alpha / 2, alpha / 2 (paper_test_step_sizes), the checkpoint's own gamma.
+    methods: any of "MAML", "pretrained", "random init" and "MAML, one inner step" (the same MAML meta-trained
+    with one inner step, in the checkpoints that have it).
     Returns {method: average return [n_seeds, steps + 1]} plus "oracle" [n_seeds, 1].
     """
     from lecture_utils import checkpoints
 
+    unknown = [m for m in methods if m not in CHECKPOINT_KEYS and m != "random init"]
+    if unknown:
+        raise ValueError(f"unknown method(s) {unknown}; choose from {[*CHECKPOINT_KEYS, 'random init']}")
     goals = paper_test_goals() if goals is None else goals
     runs: dict[str, list] = {}
     for seed in checkpoints.MAML_SEEDS if seeds is None else seeds:
         policy, ckpt = checkpoints.load_maml(seed)
         config = ckpt["config"]
-        methods = {"MAML": ckpt["maml"], "pretrained": ckpt["pretrained"],
-                   "random init": checkpoints.random_init(config, seed=seed + 1)}
+        chosen = {}
+        for name in methods:
+            if name == "random init":
+                chosen[name] = checkpoints.random_init(config, seed=seed + 1)
+            elif CHECKPOINT_KEYS[name] not in ckpt:
+                raise ValueError(f"the checkpoint of training seed {seed} has no {name!r} parameters")
+            else:
+                chosen[name] = ckpt[CHECKPOINT_KEYS[name]]
         alphas = step_sizes or paper_test_step_sizes(config["alpha"], steps)
-        ev = compare_adaptation(policy, methods, alpha=alphas, steps=steps, n_traj=n_traj, seeds=(0,),
+        ev = compare_adaptation(policy, chosen, alpha=alphas, steps=steps, n_traj=n_traj, seeds=(0,),
                                 gamma=config["gamma"], goals=goals)
         for name, r in ev.items():
             runs.setdefault(name, []).append(r[0])
