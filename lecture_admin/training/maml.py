@@ -115,7 +115,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--inner-steps", dest="inner_steps", type=int, default=None,
                    help=f"inner steps during meta-training (default {CONFIG['inner_steps']})")
     p.add_argument("--later-alpha-scale", dest="later_alpha_scale", type=float, default=None,
-                   help=f"step size of inner steps 2, 3, ... as a multiple of alpha (default {CONFIG['later_alpha_scale']})")
+                   help="step size of inner steps 2, 3, ... as a multiple of alpha "
+                        f"(default {CONFIG['later_alpha_scale']})")
     p.add_argument("--n-traj", dest="n_traj", type=int, default=None,
                    help=f"trajectories per task per inner step (default {CONFIG['n_traj']})")
     p.add_argument("--beta-schedule", dest="beta_schedule", choices=("cosine", "constant"), default=None,
