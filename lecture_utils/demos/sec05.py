@@ -52,7 +52,12 @@ def adaptation_on_goal(policy, inits: dict, goal, alpha: float, n_traj: int = 20
 
 
 def draw(fig, result: dict, goal, steps: int, alpha: float) -> None:
-    """Paths of each method before (grey) and after `steps` steps (its colour), and return vs steps."""
+    """Paths of each method before (grey) and after `steps` steps (its colour), and return vs steps.
+
+    Few ticks and one legend: tick labels and legends are most of what a redraw costs.
+    """
+    from matplotlib.ticker import MaxNLocator
+
     from lecture_utils.envs.point_nav import plot_paths
 
     axes = fig.subplots(1, 3, gridspec_kw={"width_ratios": [1, 1, 1.15]})
@@ -60,21 +65,19 @@ def draw(fig, result: dict, goal, steps: int, alpha: float) -> None:
     for ax, name in zip(axes, METHODS):
         paths = result["paths"][name]
         if steps > 0:
-            plot_paths(ax, paths[0, :SHOWN_PATHS], color="0.7", label="before (theta)")
-        label = "theta, no step" if steps == 0 else f"after {steps} step{'s' * (steps > 1)}"
-        plot_paths(ax, paths[steps, :SHOWN_PATHS], goal, color=COLORS[name], label=label)
+            plot_paths(ax, paths[0, :SHOWN_PATHS], color="0.7")
+        plot_paths(ax, paths[steps, :SHOWN_PATHS], goal, color=COLORS[name])
         r = result["returns"][name]
         ax.set(xlim=(-0.65, 0.65), ylim=(-0.65, 0.65), xticks=TICKS, yticks=TICKS, xlabel="x position",
-               ylabel="y position",
-               title=f"{name}: return {r[0]:.1f} -> {r[steps]:.1f}")
-        ax.legend(fontsize=7, loc="lower left")
+               ylabel="y position", title=f"{name}: grey theta, colour after {steps} step{'s' * (steps != 1)}")
     ax = axes[2]
     for name in METHODS:
         ax.plot(range(MAX_STEPS + 1), result["returns"][name], "o-", ms=4, color=COLORS[name], label=name)
         ax.plot([steps], [result["returns"][name][steps]], "o", ms=10, mfc="none", color=COLORS[name])
+    ax.yaxis.set_major_locator(MaxNLocator(4))
     ax.set(xlabel="policy-gradient steps on this goal", ylabel="average return", xticks=range(MAX_STEPS + 1),
-           title=f"steps alpha = {alpha:.2f}, then alpha / 2")
-    ax.legend(fontsize=8)
+           title=f"step sizes alpha = {alpha:.2f}, then alpha/2")
+    ax.legend(fontsize=8, loc="lower right")
 
 
 def summary_html(result: dict, goal, steps: int, alpha: float, oracle: float) -> str:
