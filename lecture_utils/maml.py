@@ -271,7 +271,7 @@ def compare_adaptation(model, methods: dict[str, Params], alpha, steps: int = 3,
 
 
 EVAL_METHODS = ("MAML", "pretrained", "random init")
-CHECKPOINT_KEYS = {"MAML": "maml", "pretrained": "pretrained", "MAML, one inner step": "maml_one_step"}
+CHECKPOINT_KEYS = {"MAML": "maml", "pretrained": "pretrained"}
 
 
 def evaluate_seeds(seeds=None, steps: int = 3, n_traj: int = 40, goals: torch.Tensor | None = None,
@@ -280,8 +280,7 @@ def evaluate_seeds(seeds=None, steps: int = 3, n_traj: int = 40, goals: torch.Te
 
     Defaults follow the paper's test protocol: its 40 test goals (paper_test_goals), 40 trajectories per
     step, step sizes alpha, alpha / 2, alpha / 2 (paper_test_step_sizes), the checkpoint's own gamma.
-    methods: any of "MAML", "pretrained", "random init" and "MAML, one inner step" (the same MAML meta-trained
-    with one inner step, in the checkpoints that have it).
+    methods: any of "MAML", "pretrained" and "random init" (a fresh network, seeded by the training seed).
     Returns {method: average return [n_seeds, steps + 1]} plus "oracle" [n_seeds, 1].
     """
     from lecture_utils import checkpoints

@@ -67,7 +67,6 @@ def draw(fig, result: dict, goal, steps: int, alpha: float) -> None:
         if steps > 0:
             plot_paths(ax, paths[0, :SHOWN_PATHS], color="0.7")
         plot_paths(ax, paths[steps, :SHOWN_PATHS], goal, color=COLORS[name])
-        r = result["returns"][name]
         ax.set(xlim=(-0.65, 0.65), ylim=(-0.65, 0.65), xticks=TICKS, yticks=TICKS, xlabel="x position",
                ylabel="y position", title=f"{name}: grey theta, colour after {steps} step{'s' * (steps != 1)}")
     ax = axes[2]
