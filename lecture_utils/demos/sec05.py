@@ -52,39 +52,31 @@ def adaptation_on_goal(policy, inits: dict, goal, alpha: float, n_traj: int = 20
 
 
 def draw(fig, result: dict, goal, steps: int, alpha: float) -> None:
-    """Paths of each method before (grey) and after `steps` steps (its colour), and return vs steps.
+    """Paths of each method before (grey) and after `steps` steps (its colour), returns in the titles.
 
-    Few ticks and one legend: tick labels and legends are most of what a redraw costs.
+    Two panels with few ticks and no legend: tick labels and legends are most of what a redraw costs.
     """
-    from matplotlib.ticker import MaxNLocator
-
     from lecture_utils.envs.point_nav import plot_paths
 
-    axes = fig.subplots(1, 3, gridspec_kw={"width_ratios": [1, 1, 1.15]})
-    fig.subplots_adjust(left=0.06, right=0.98, bottom=0.13, top=0.91, wspace=0.3)  # (tight_layout draws twice)
+    axes = fig.subplots(1, 2)
+    fig.subplots_adjust(left=0.08, right=0.98, bottom=0.13, top=0.9, wspace=0.25)  # (tight_layout draws twice)
     for ax, name in zip(axes, METHODS):
-        paths = result["paths"][name]
+        paths, r = result["paths"][name], result["returns"][name]
         if steps > 0:
             plot_paths(ax, paths[0, :SHOWN_PATHS], color="0.7")
         plot_paths(ax, paths[steps, :SHOWN_PATHS], goal, color=COLORS[name])
         ax.set(xlim=(-0.65, 0.65), ylim=(-0.65, 0.65), xticks=TICKS, yticks=TICKS, xlabel="x position",
-               ylabel="y position", title=f"{name}: grey theta, colour after {steps} step{'s' * (steps != 1)}")
-    ax = axes[2]
-    for name in METHODS:
-        ax.plot(range(MAX_STEPS + 1), result["returns"][name], "o-", ms=4, color=COLORS[name], label=name)
-        ax.plot([steps], [result["returns"][name][steps]], "o", ms=10, mfc="none", color=COLORS[name])
-    ax.yaxis.set_major_locator(MaxNLocator(4))
-    ax.set(xlabel="policy-gradient steps on this goal", ylabel="average return", xticks=range(MAX_STEPS + 1),
-           title=f"step sizes alpha = {alpha:.2f}, then alpha/2")
-    ax.legend(fontsize=8, loc="lower right")
+               ylabel="y position")
+        ax.set_title(f"{name}: return {r[0]:.1f} (grey, theta)\n-> {r[steps]:.1f} after {steps} "
+                     f"step{'s' * (steps != 1)} (colour)", fontsize=10)
 
 
 def summary_html(result: dict, goal, steps: int, alpha: float, oracle: float) -> str:
     """One line: each method's return before and after `steps` steps, and the oracle's."""
     parts = [f"<b>{name}</b> {result['returns'][name][0]:.1f} &rarr; <b>{result['returns'][name][steps]:.1f}</b>"
              for name in METHODS]
-    return (f"goal ({goal[0]:.2f}, {goal[1]:.2f}), alpha = {alpha:.2f}, {steps} step{'s' * (steps != 1)}: "
-            f"average return before &rarr; after: " + " &nbsp;|&nbsp; ".join(parts)
+    return (f"goal ({goal[0]:.2f}, {goal[1]:.2f}), alpha = {alpha:.2f} (later steps alpha/2), "
+            f"{steps} step{'s' * (steps != 1)}: average return before &rarr; after: " + " &nbsp;|&nbsp; ".join(parts)
             + f" &nbsp;|&nbsp; oracle (sees the goal) {oracle:.1f}")
 
 
@@ -138,7 +130,7 @@ def maml_demo(seed: int = 0, goal=(0.3, -0.2), alpha: float | None = None, steps
         text = summary_html(result, g, k, a, oracle)
         if not draw_figure:
             return None, text, ""
-        fig = Figure(figsize=(12.5, 4.0), dpi=72)  # not a pyplot figure: nothing leaks into the cell's outputs
+        fig = Figure(figsize=(9.5, 4.4), dpi=72)  # not a pyplot figure: nothing leaks into the cell's outputs
         draw(fig, result, g, k, a)
         return fig, text, f"MAML vs pretrained on goal ({g[0]:.2f}, {g[1]:.2f}), alpha {a:.2f}, {k} steps"
 
