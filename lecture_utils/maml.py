@@ -130,26 +130,38 @@ def cosine(a: torch.Tensor, b: torch.Tensor) -> float:
 # ---------------------------------------------------------------- MAML for RL (2D point navigation)
 
 
-def maml_rl_loss(model, params: Params, goals: torch.Tensor, n_traj: int, alpha: float, gamma: float = 0.99,
+def maml_rl_loss(model, params: Params, goals: torch.Tensor, n_traj: int, alpha, gamma: float = 0.99,
                  generator: torch.Generator | None = None, first_order: bool = False, steps: int = 1):
     """The MAML meta-loss over a batch of navigation tasks (one per goal), policy-gradient inner steps.
 
     For every task i: sample n_traj trajectories with theta, theta'_i = theta - alpha grad L_i(theta)
     (REINFORCE surrogate), sample n_traj more with theta'_i, and score L_i(theta'_i). Returns
     (mean_i L_i(theta'_i) -- differentiable in theta --, returns before [T], returns after one step [T]).
-    steps > 1: keep stepping (theta''_i, ...) and average the scores after every step.
+    steps > 1: keep stepping (theta''_i, ...) and average the scores after every step, each step
+    differentiable through the ones before it. alpha: one step size, or one per step (step k uses alpha[k]).
     """
     from lecture_utils.policy_gradient import average_return, batch_params, per_task_pg_loss, rollout_point_nav
 
+    alphas = _step_sizes(alpha, steps)
     theta = batch_params(params, len(goals))  # one copy per task: each task gets its own theta'_i
     batch = pre = rollout_point_nav(model, theta, goals, n_traj, generator)
     outer, after = 0.0, None
-    for _ in range(steps):
-        theta = inner_step(theta, per_task_pg_loss(model, theta, batch, gamma).sum(), alpha, first_order)
+    for a in alphas:
+        theta = inner_step(theta, per_task_pg_loss(model, theta, batch, gamma).sum(), a, first_order)
         batch = rollout_point_nav(model, theta, goals, n_traj, generator)
         outer = outer + per_task_pg_loss(model, theta, batch, gamma).mean() / steps
         after = average_return(batch["rewards"]) if after is None else after
     return outer, average_return(pre["rewards"]), after
+
+
+def _step_sizes(alpha, steps: int) -> list[float]:
+    """One step size per step: alpha repeated, or the sequence alpha itself (which must have `steps` entries)."""
+    if not isinstance(steps, int) or steps < 1:
+        raise ValueError(f"steps must be a positive integer, got {steps!r}")
+    alphas = [float(a) for a in alpha] if isinstance(alpha, (list, tuple)) else [float(alpha)] * steps
+    if len(alphas) != steps:
+        raise ValueError(f"alpha must be one step size or {steps} of them (one per step), got {len(alphas)}")
+    return alphas
 
 
 def adapt_rl(model, params: Params, goals: torch.Tensor, n_traj: int, alpha, steps: int,
@@ -258,25 +270,39 @@ def compare_adaptation(model, methods: dict[str, Params], alpha, steps: int = 3,
     return out
 
 
+EVAL_METHODS = ("MAML", "pretrained", "random init")
+CHECKPOINT_KEYS = {"MAML": "maml", "pretrained": "pretrained"}
+
+
 def evaluate_seeds(seeds=None, steps: int = 3, n_traj: int = 40, goals: torch.Tensor | None = None,
-                   step_sizes=None) -> dict[str, torch.Tensor]:
+                   step_sizes=None, methods=EVAL_METHODS) -> dict[str, torch.Tensor]:
     """MAML, pretrained and random init of every shipped training seed, adapted on the same new goals.
 
     Defaults follow the paper's test protocol: its 40 test goals (paper_test_goals), 40 trajectories per
     step, step sizes alpha, alpha / 2, alpha / 2 (paper_test_step_sizes), the checkpoint's own gamma.
+    methods: any of "MAML", "pretrained" and "random init" (a fresh network, seeded by the training seed).
     Returns {method: average return [n_seeds, steps + 1]} plus "oracle" [n_seeds, 1].
     """
     from lecture_utils import checkpoints
 
+    unknown = [m for m in methods if m not in CHECKPOINT_KEYS and m != "random init"]
+    if unknown:
+        raise ValueError(f"unknown method(s) {unknown}; choose from {[*CHECKPOINT_KEYS, 'random init']}")
     goals = paper_test_goals() if goals is None else goals
     runs: dict[str, list] = {}
     for seed in checkpoints.MAML_SEEDS if seeds is None else seeds:
         policy, ckpt = checkpoints.load_maml(seed)
         config = ckpt["config"]
-        methods = {"MAML": ckpt["maml"], "pretrained": ckpt["pretrained"],
-                   "random init": checkpoints.random_init(config, seed=seed + 1)}
+        chosen = {}
+        for name in methods:
+            if name == "random init":
+                chosen[name] = checkpoints.random_init(config, seed=seed + 1)
+            elif CHECKPOINT_KEYS[name] not in ckpt:
+                raise ValueError(f"the checkpoint of training seed {seed} has no {name!r} parameters")
+            else:
+                chosen[name] = ckpt[CHECKPOINT_KEYS[name]]
         alphas = step_sizes or paper_test_step_sizes(config["alpha"], steps)
-        ev = compare_adaptation(policy, methods, alpha=alphas, steps=steps, n_traj=n_traj, seeds=(0,),
+        ev = compare_adaptation(policy, chosen, alpha=alphas, steps=steps, n_traj=n_traj, seeds=(0,),
                                 gamma=config["gamma"], goals=goals)
         for name, r in ev.items():
             runs.setdefault(name, []).append(r[0])

@@ -58,13 +58,16 @@ class GaussianMLPPolicy(nn.Module):
     def forward_batched(self, params: Params, obs: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """One policy per task: params with a leading [T] dim; obs [T, ..., obs_dim] -> (mean, log_std [T, act_dim]).
 
-        The same as vmap(functional_call) over tasks, written with batched matmuls (~5x faster on a CPU).
+        The same as vmap(functional_call) over tasks (to float32 rounding), written with batched matmuls (~5x
+        faster on a CPU); without autograd (rollouts) tanh is evaluated as 2 sigmoid(2x) - 1 (twice as fast).
         """
         h = obs.reshape(obs.shape[0], -1, obs.shape[-1])
         for i, layer in enumerate(self.mu):
             if isinstance(layer, nn.Linear):
                 w, b = params[f"mu.{i}.weight"], params[f"mu.{i}.bias"]
                 h = torch.baddbmm(b[:, None, :], h, w.transpose(1, 2))
+            elif isinstance(layer, nn.Tanh) and not torch.is_grad_enabled():
+                h = torch.sigmoid(h * 2).mul_(2).sub_(1)  # = tanh(h), which ATen's CPU kernel is 2x slower at
             else:
                 h = layer(h)
         return h.reshape(*obs.shape[:-1], h.shape[-1]), params["log_std"]

@@ -342,3 +342,37 @@ def test_paper_test_protocol():
     assert goals.shape == (40, 2) and goals.abs().max() <= 0.5
     assert goals[0].tolist() == pytest.approx([-0.082978, 0.220324], abs=1e-6)  # np.random.seed(1); uniform(-.5, .5)
     assert maml.paper_test_step_sizes(0.5, 3) == (0.5, 0.25, 0.25)
+
+
+def test_maml_rl_loss_takes_one_step_size_per_inner_step():
+    torch.manual_seed(0)
+    model = GaussianMLPPolicy(hidden=(8,), init_std=1.0, out_scale=1.0)
+    theta = init_params(model)
+    goals = sample_goals(2, torch.Generator().manual_seed(0))
+    run = lambda alpha: maml.maml_rl_loss(model, theta, goals, 3, alpha, generator=torch.Generator().manual_seed(1),
+                                          steps=2)
+    same, listed = run(0.5), run((0.5, 0.5))
+    assert torch.equal(same[0], listed[0])  # a scalar alpha means that alpha at every step
+    assert not torch.equal(run((0.5, 0.25))[0], same[0]) and torch.equal(run((0.5, 0.25))[2], same[2])
+    with pytest.raises(ValueError, match="one per step"):
+        run((0.5,))
+    with pytest.raises(ValueError, match="steps must be a positive integer"):
+        maml.maml_rl_loss(model, theta, goals, 3, 0.5, steps=0)
+
+
+def test_training_step_sizes_follow_the_config():
+    from lecture_admin.training.maml import CONFIG, train_step_sizes
+
+    assert train_step_sizes({**CONFIG, "inner_steps": 3, "later_alpha_scale": 0.5}) == (0.5, 0.25, 0.25)
+    assert train_step_sizes({**CONFIG, "inner_steps": 1}) == (CONFIG["alpha"],)
+    assert train_step_sizes({"alpha": 0.5}) == (0.5,)  # checkpoints from before the field existed
+
+
+def test_evaluate_seeds_chooses_methods_and_rejects_unknown_ones():
+    from lecture_utils.maml import evaluate_seeds
+
+    goals = torch.tensor([[0.1, 0.2]])
+    ev = evaluate_seeds(seeds=(0,), steps=1, n_traj=2, goals=goals, methods=("MAML",))
+    assert set(ev) == {"MAML", "oracle"}
+    with pytest.raises(ValueError, match="unknown method"):
+        evaluate_seeds(seeds=(0,), steps=1, n_traj=2, goals=goals, methods=("MAML", "Reptile"))
