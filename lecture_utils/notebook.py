@@ -40,9 +40,7 @@ def setup(seed: int = DEFAULT_SEED, threads: int = 1, float64: bool = False) -> 
         torch.set_num_interop_threads(threads)
     except RuntimeError:
         pass  # can only be set once per process; re-running the cell is fine
-    # torch.use_deterministic_algorithms(True, warn_only=True), without the torch._inductor import it does first to set
-    # inductor's flag (about 2 s of CPU per notebook; nothing here compiles with inductor):
-    torch._C._set_deterministic_algorithms(True, warn_only=True)
+    torch.use_deterministic_algorithms(True, warn_only=True)
     # NumPy's BLAS too: its thread pool makes a 100 x 100 solve ~50x slower on 2 busy cores.
     from threadpoolctl import threadpool_limits
 
