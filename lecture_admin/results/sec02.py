@@ -36,18 +36,18 @@ def results() -> list[dict]:
     new_d, new_j = math.pi / 4, directions.index(math.pi / 4)
     target = 0.9 * ck["expert_return"][new_j]
     new_reach = {"scratch": reach["scratch"][new_j].mean(), "maxent": reach[0.2][new_j].mean()}
-    for k, (name, net) in enumerate([("am", student), ("mt", ck["multitask"])]):
-        runs = [pt.finetune_run(am.student_features_policy(net, 1), new_d, cfg["ft_iters"],
-                                seed=checkpoints.table_seed(len(groups) + k, new_j, s), n_envs=cfg["ft_envs"])[0]
-                for s in range(S)]
-        new_reach[name] = pt.iterations_to_reach(np.concatenate(runs, 1), target).mean()
+    torch.manual_seed(7)
+    curves, _ = pt.finetune({"am": am.student_features_policy(student, S),
+                             "mt": am.student_features_policy(ck["multitask"], S)}, [new_d], iters=cfg["ft_iters"],
+                            n_envs=cfg["ft_envs"])
+    new_reach.update({k: pt.iterations_to_reach(v[:, 0], target).mean() for k, v in curves.items()})
+    maxent = pt.select_members(ck["pretrained"], [alphas.index(0.2) * S])
+    frozen_net = pt.stack([am.student_features_policy(student, 1, head="zero"),
+                           am.student_features_policy(ck["multitask"], 1, head="zero"), pt.new_head_policy(maxent)])
+    frozen_net.features.requires_grad_(False)
     torch.manual_seed(6)
-    frozen = {k: pt.train_pg(net, cfg["ft_iters"], new_d, n_envs=64)[-5:].mean()
-              for k, net in {"am": am.student_features_policy(student, 2, head="zero", freeze=True),
-                             "mt": am.student_features_policy(ck["multitask"], 2, head="zero", freeze=True),
-                             "maxent": pt.new_head_policy(pt.select_members(
-                                 ck["pretrained"], [alphas.index(0.2) * S, alphas.index(0.2) * S + 1]),
-                                 freeze=True)}.items()}
+    last5 = pt.train_pg(frozen_net, cfg["ft_iters"], new_d, n_envs=64)[-5:].mean(0)
+    frozen = dict(zip(["am", "mt", "maxent"], last5))
 
     def row(name, value, reference, reference_name):
         return {"section": "02", "name": name, "value": float(value), "reference": reference,
