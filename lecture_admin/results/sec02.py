@@ -31,23 +31,22 @@ def results() -> list[dict]:
 
     experts, expert_dirs = ck["experts"], cfg["expert_directions"]
     student = am.make_student(n_tasks=len(expert_dirs))
-    am.distill(student, experts, expert_dirs, iters=cfg["distill_iters"], n_envs=cfg["distill_envs"])
+    am.distill(student, experts, expert_dirs, iters=cfg["distill_iters"], n_envs=cfg["distill_envs"],
+               lr=cfg["distill_lr"])
     fraction = pt.evaluate(student, expert_dirs, n_envs=2048) / pt.evaluate(experts, expert_dirs, n_envs=2048)
     new_d, new_j = math.pi / 4, directions.index(math.pi / 4)
     target = 0.9 * ck["expert_return"][new_j]
     new_reach = {"scratch": reach["scratch"][new_j].mean(), "maxent": reach[0.2][new_j].mean()}
-    torch.manual_seed(7)
-    curves, _ = pt.finetune({"am": am.student_features_policy(student, S),
-                             "mt": am.student_features_policy(ck["multitask"], S)}, [new_d], iters=cfg["ft_iters"],
-                            n_envs=cfg["ft_envs"])
-    new_reach.update({k: pt.iterations_to_reach(v[:, 0], target).mean() for k, v in curves.items()})
     maxent = pt.select_members(ck["pretrained"], [alphas.index(0.2) * S])
-    frozen_net = pt.stack([am.student_features_policy(student, 1, head="zero"),
-                           am.student_features_policy(ck["multitask"], 1, head="zero"), pt.new_head_policy(maxent)])
-    frozen_net.features.requires_grad_(False)
-    torch.manual_seed(6)
-    last5 = pt.train_pg(frozen_net, cfg["ft_iters"], new_d, n_envs=64)[-5:].mean(0)
-    frozen = dict(zip(["am", "mt", "maxent"], last5))
+    inits = [am.student_features_policy(student, S), am.student_features_policy(ck["multitask"], S),
+             am.student_features_policy(student, 1, head="zero"),
+             am.student_features_policy(ck["multitask"], 1, head="zero"), pt.new_head_policy(maxent)]
+    runs = pt.freeze_features_of(pt.stack(inits), [2 * S, 2 * S + 1, 2 * S + 2])  # the notebook's one ensemble
+    torch.manual_seed(7)
+    curve = pt.train_pg(runs, cfg["ft_iters"], new_d, n_envs=cfg["ft_envs"])
+    new_reach["am"] = pt.iterations_to_reach(curve[:, :S], target).mean()
+    new_reach["mt"] = pt.iterations_to_reach(curve[:, S:2 * S], target).mean()
+    frozen = dict(zip(["am", "mt", "maxent"], curve[-5:, 2 * S:].mean(0)))
 
     def row(name, value, reference, reference_name):
         return {"section": "02", "name": name, "value": float(value), "reference": reference,

@@ -13,7 +13,7 @@ Writes ``lecture_utils/checkpoints/sec02_runner.pt`` (about 200 KB), all in floa
 3. **Actor-Mimic's experts**: the scratch runs on 0, 90, 180 and -90 deg, seed 0.
 4. **The multitask-RL control** for Actor-Mimic: the same student network (one trunk, four heads) trained by the
    same PG directly on the experts' four direction rewards, for as many runner episodes as Actor-Mimic spends
-   (4 experts x 40 iterations x 128 runners + 60 distillation iterations x 4 tasks x 64 runners = 70 iterations
+   (4 experts x 40 iterations x 128 runners + 30 distillation iterations x 4 tasks x 128 runners = 70 iterations
    x 4 tasks x 128 runners).
 
 One thread; about 3 minutes of CPU on a busy 2-core machine. ``--quick``: 2 iterations everywhere (a smoke test).
@@ -35,7 +35,7 @@ PRE_ITERS, PRE_ENVS = 80, 256
 FT_ITERS, FT_ENVS = 40, 128
 DIRECTIONS = tuple(k * math.pi / 4 for k in (0, 1, 2, 3, 4, -3, -2, -1))  # 0, 45, ..., 180, -135, ..., -45 deg
 EXPERT_DIRECTIONS = (0.0, math.pi / 2, math.pi, -math.pi / 2)  # east, north, west, south: table columns 0, 2, 4, 6
-DISTILL_ITERS, DISTILL_ENVS = 60, 64
+DISTILL_ITERS, DISTILL_ENVS, DISTILL_LR = 30, 128, 2e-2  # the notebook's distillation
 MT_ITERS = (len(EXPERT_DIRECTIONS) * FT_ITERS * FT_ENVS + len(EXPERT_DIRECTIONS) * DISTILL_ITERS * DISTILL_ENVS) \
     // (len(EXPERT_DIRECTIONS) * FT_ENVS)  # same runner episodes as Actor-Mimic: 70
 
@@ -79,7 +79,8 @@ def build(quick: bool = False, seed: int = 0) -> dict:
           f"({time.process_time() - t0:.0f} s CPU)", flush=True)
     config = {"alphas": list(ALPHAS), "seeds": S, "pre_iters": pre_iters, "pre_envs": PRE_ENVS, "ft_iters": ft_iters,
               "ft_envs": FT_ENVS, "directions": list(DIRECTIONS), "expert_directions": list(EXPERT_DIRECTIONS),
-              "distill_iters": DISTILL_ITERS, "distill_envs": DISTILL_ENVS, "mt_iters": mt_iters, "seed": seed,
+              "distill_iters": DISTILL_ITERS, "distill_envs": DISTILL_ENVS, "distill_lr": DISTILL_LR,
+              "mt_iters": mt_iters, "seed": seed,
               "quick": quick}
     return {"config": config, "pretrained": pretrained.state_dict(), "pre_curve": torch.tensor(pre_curve),
             "scratch": scratch.state_dict(), "ft_curves": torch.tensor(curves), "reach": torch.tensor(reach),
