@@ -52,7 +52,10 @@ def entropy_demo(ck: dict | None = None, angles: np.ndarray | None = None, alpha
     degrees = np.round(np.degrees(ck["config"]["directions"])).astype(int)
     order = np.argsort(degrees)
     entropies = [pt.direction_entropy(a) for a in angles]
-    rmax = 1.1 * max(np.histogram(a, bins=16, range=(-np.pi, np.pi))[0].max() / a.size for a in angles)
+    edges = np.linspace(-np.pi, np.pi, 17)
+    fractions = [np.histogram(a, bins=edges)[0] / a.size for a in angles]  # what pt.polar_histogram draws
+    rmax = 1.1 * max(f.max() for f in fractions)
+    figure: dict = {}
     slider = widgets.SelectionSlider(options=[(f"{a:g}", a) for a in alphas], value=alpha,
                                      description="entropy weight alpha", continuous_update=False,
                                      style={"description_width": "initial"},
@@ -68,22 +71,30 @@ def entropy_demo(ck: dict | None = None, angles: np.ndarray | None = None, alpha
                 f"{budget} = not reached) &nbsp;|&nbsp; scratch: {scratch.mean():.1f}")
         if not draw:
             return None, text, ""
-        fig = Figure(figsize=(9.0, 3.6), dpi=80)  # small: an interaction redraws it in ~0.2 s
-        fig.subplots_adjust(left=0.03, right=0.98, bottom=0.16, top=0.82, wspace=0.3)
-        ax = fig.add_subplot(1, 2, 1, projection="polar")
-        pt.polar_histogram(ax, angles[i], color=ALPHA_COLOR)
-        ax.set_ylim(0, rmax), ax.set_yticks([]), ax.set_xticks(np.radians(np.arange(0, 360, 90)))
-        ax.set_title(f"where the pretrained runners go (alpha = {slider.value:g})", fontsize=9, pad=10)
-        ax2 = fig.add_subplot(1, 2, 2)
-        ax2.bar(np.arange(len(r)), r[order], color=ALPHA_COLOR, alpha=0.7,
-                label=f"pretrained, alpha = {slider.value:g}")
-        ax2.plot(np.arange(len(r)), scratch[order], "o--", color=SCRATCH_COLOR, label="scratch")
-        ax2.axhline(budget, color="k", ls=":", lw=1, label="budget (not reached)")
-        ax2.set_xticks(np.arange(len(r)), [str(d) for d in degrees[order]])
-        ax2.set_ylim(0, budget * 1.12)
-        ax2.set_xlabel("target direction d (deg)"), ax2.set_ylabel("iterations to 90% of expert")
-        ax2.set_title(f"fine-tuning cost per direction (mean of {ck['config']['seeds']} seeds)", fontsize=9)
-        ax2.legend(fontsize=7, loc="lower right")
+        if not figure:  # the figure is built once; an interaction only changes bar heights and titles
+            fig = Figure(figsize=(9.0, 3.6), dpi=80)
+            fig.subplots_adjust(left=0.03, right=0.98, bottom=0.16, top=0.82, wspace=0.3)
+            ax = fig.add_subplot(1, 2, 1, projection="polar")
+            hist_bars = ax.bar(edges[:-1], np.zeros(16), width=edges[1] - edges[0], align="edge", alpha=0.6,
+                               color=ALPHA_COLOR, edgecolor="k", linewidth=0.3)
+            ax.set_ylim(0, rmax), ax.set_yticks([]), ax.set_xticks(np.radians(np.arange(0, 360, 90)))
+            ax2 = fig.add_subplot(1, 2, 2)
+            reach_bars = ax2.bar(np.arange(len(r)), np.zeros(len(r)), color=ALPHA_COLOR, alpha=0.7,
+                                 label="pretrained with this alpha")
+            ax2.plot(np.arange(len(r)), scratch[order], "o--", color=SCRATCH_COLOR, label="scratch")
+            ax2.axhline(budget, color="k", ls=":", lw=1, label="budget (not reached)")
+            ax2.set_xticks(np.arange(len(r)), [str(d) for d in degrees[order]])
+            ax2.set_ylim(0, budget * 1.4)  # room for the legend above the budget line
+            ax2.set_xlabel("target direction d (deg)"), ax2.set_ylabel("iterations to 90% of expert")
+            ax2.set_title(f"fine-tuning cost per direction (mean of {ck['config']['seeds']} seeds)", fontsize=9)
+            ax2.legend(fontsize=7, loc="upper center", ncol=3)
+            figure.update(fig=fig, ax=ax, hist=hist_bars, reach=reach_bars)
+        fig = figure["fig"]
+        for bar, h in zip(figure["hist"], fractions[i]):
+            bar.set_height(h)
+        for bar, h in zip(figure["reach"], r[order]):
+            bar.set_height(h)
+        figure["ax"].set_title(f"where the pretrained runners go (alpha = {slider.value:g})", fontsize=9, pad=10)
         return fig, text, f"entropy weight {slider.value:g}: direction histogram and fine-tuning cost"
 
     demo = Demo([slider], render)
