@@ -87,3 +87,46 @@ def load_sinusoid(path: Path | None = None):
 
     ckpt = torch.load(path or sinusoid_path(), weights_only=True)
     return make_model(ckpt["config"]["hidden"]), ckpt
+
+
+# ------------------------------------------------------------------- pretraining and fine-tuning (02)
+
+
+def sec02_path(directory: Path | str | None = None) -> Path:
+    """Where `lecture train sec02` writes (and notebook 02 reads) the pretrained runners and their fine-tuning table."""
+    return Path(directory or DIR) / "sec02_runner.pt"
+
+
+def table_seed(g: int, j: int, s: int) -> int:
+    """The torch seed of fine-tuning run (initial policy g, direction j, seed s) in the section 02 table."""
+    return 1000 + 100 * g + 10 * j + s
+
+
+def load_sec02(directory: Path | str | None = None) -> dict:
+    """The section 02 checkpoint, networks rebuilt (float64 like the notebook; `lecture train sec02` writes it).
+
+    Keys: 'config'; 'pretrained' (PolicyNet, members alpha-major: alphas[0] x seeds, alphas[1] x seeds, ...) and
+    its 'pre_curve' [iters, members]; 'scratch' (the S random initial policies of the table); 'ft_curves'
+    [groups = alphas + scratch, directions, iters, seeds] and 'reach' (iterations to 90% of the expert, same
+    shape without iters); 'experts' (4 members: the scratch runs on directions 0, 90, 180, -90 deg, seed 0);
+    'multitask' (the multitask-RL control: an Actor-Mimic-shaped student trained by RL) and its 'mt_curve';
+    'expert_return' per direction; 'seconds'.
+    """
+    from lecture_utils import actor_mimic as am
+    from lecture_utils import pretraining as pt
+
+    path = sec02_path(directory)
+    if not path.exists():
+        raise FileNotFoundError(f"no section 02 checkpoint {path}; run `lecture train sec02`")
+    ck = torch.load(path, weights_only=True)
+    cfg = ck["config"]
+    S, A = cfg["seeds"], len(cfg["alphas"])
+    out = {k: v for k, v in ck.items() if k not in ("pretrained", "scratch", "experts", "multitask")}
+    for key, net in [("pretrained", pt.PolicyNet(members=A * S)), ("scratch", pt.PolicyNet(members=S)),
+                     ("experts", pt.PolicyNet(members=len(cfg["expert_directions"]))),
+                     ("multitask", am.make_student(n_tasks=len(cfg["expert_directions"])))]:
+        net.load_state_dict(ck[key])
+        out[key] = net
+    for key in ("pre_curve", "ft_curves", "reach", "mt_curve", "expert_return"):
+        out[key] = ck[key].numpy()
+    return out

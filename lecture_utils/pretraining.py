@@ -132,6 +132,24 @@ def new_head_policy(pretrained: PolicyNet, freeze: bool = True, members: int | N
     return net
 
 
+def freeze_features_of(net: PolicyNet, members) -> PolicyNet:
+    """Freeze the features of some members of an ensemble, in place: their gradients are zeroed, so Adam never moves
+    them (its update is 0 for a parameter whose gradient is always 0). Lets a frozen-features run and a whole-network
+    run train together in one ensemble. Returns `net`."""
+    index = [int(m) for m in members]
+    if any(not 0 <= m < net.members for m in index):
+        raise ValueError(f"members must be in 0..{net.members - 1}, got {index}")
+    mask = torch.ones(net.members, 1, 1)
+    mask[index] = 0.0
+    for layer in net.features:
+        if isinstance(layer, EnsembleLinear):
+            if layer.members != net.members:
+                raise ValueError("freeze_features_of needs an ensemble whose features have one copy per member")
+            layer.weight.register_hook(lambda g: g * mask)
+            layer.bias.register_hook(lambda g: g * mask)
+    return net
+
+
 # ----------------------------------------------------------------------------- the policy gradient
 
 
@@ -298,6 +316,20 @@ def finetune(inits: dict[str, nn.Module], angles, iters: int, n_envs: int = 128,
     nets = {k: [select_members(big, list(range((i * D + j) * S, (i * D + j + 1) * S))) for j in range(D)]
             for i, k in enumerate(names)}
     return curves, nets
+
+
+def finetune_run(init: nn.Module, angle: float, iters: int, seed: int, n_envs: int = 128, lr: float = 1e-2,
+                 entropy_coef: float = 0.0) -> tuple[np.ndarray, nn.Module]:
+    """Fine-tune a copy of `init` on direction `angle` (radians) from its own seed: (curve [iters, M], trained copy).
+
+    The run draws its random numbers from `torch.manual_seed(seed)` alone, so one (initial policy, direction, seed)
+    run gives the same curve whatever ran before it: a table of such runs (`lecture train sec02`) can be checked
+    entry by entry by re-running one of them.
+    """
+    net = copy.deepcopy(init)
+    torch.manual_seed(int(seed))
+    curve = train_pg(net, iters, float(angle), entropy_coef=entropy_coef, n_envs=n_envs, lr=lr)
+    return curve, net
 
 
 def iterations_to_reach(curve: np.ndarray, target: float) -> np.ndarray:

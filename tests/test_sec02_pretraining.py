@@ -161,3 +161,81 @@ def test_distill_with_feature_regression():
     experts = pt.PolicyNet(members=2, hidden=8)
     losses = am.distill(am.make_student(2, hidden=8), experts, [0.0, 1.0], iters=3, n_envs=8, beta=0.5)
     assert losses.shape == (3,) and np.all(np.isfinite(losses))
+
+
+def test_finetune_run_is_reproducible_from_its_seed_alone():
+    init = pt.PolicyNet(members=1, hidden=8)
+    a, net_a = pt.finetune_run(init, math.pi, 3, seed=7, n_envs=8)
+    torch.rand(100)  # whatever ran before does not matter
+    b, _ = pt.finetune_run(init, math.pi, 3, seed=7, n_envs=8)
+    c, _ = pt.finetune_run(init, math.pi, 3, seed=8, n_envs=8)
+    np.testing.assert_array_equal(a, b)
+    assert a.shape == (3, 1) and not np.array_equal(a, c)
+    assert not torch.equal(net_a.head.weight, init.head.weight)  # a trained copy; the initial policy is untouched
+
+
+def test_shipped_sec02_checkpoint_loads_and_is_small():
+    from lecture_utils import checkpoints
+
+    path = checkpoints.sec02_path()
+    assert path.exists() and path.stat().st_size < 600_000
+    ck = checkpoints.load_sec02()
+    cfg = ck["config"]
+    A, S, D = len(cfg["alphas"]), cfg["seeds"], len(cfg["directions"])
+    assert not cfg["quick"] and ck["pretrained"].members == A * S and ck["experts"].members == 4
+    assert ck["ft_curves"].shape == (A + 1, D, cfg["ft_iters"], S) and ck["reach"].shape == (A + 1, D, S)
+    assert ck["pre_curve"].shape == (cfg["pre_iters"], A * S) and ck["mt_curve"].shape == (cfg["mt_iters"], 4)
+    expert = ck["expert_return"]
+    want = np.stack([[pt.iterations_to_reach(ck["ft_curves"][g, j], 0.9 * expert[j]) for j in range(D)]
+                     for g in range(A + 1)])
+    np.testing.assert_array_equal(ck["reach"], want)
+    # same runner episodes for the multitask-RL control as for Actor-Mimic (experts' RL + distillation)
+    assert cfg["mt_iters"] * 4 * cfg["ft_envs"] == 4 * cfg["ft_iters"] * cfg["ft_envs"] + \
+        4 * cfg["distill_iters"] * cfg["distill_envs"]
+    with pytest.raises(FileNotFoundError, match="lecture train sec02"):
+        checkpoints.load_sec02("/nonexistent")
+
+
+@pytest.mark.slow
+def test_lecture_train_sec02_quick_writes_a_loadable_checkpoint(tmp_path):
+    from lecture_admin.training import sec02 as trainer
+    from lecture_utils import checkpoints
+
+    dtype = torch.get_default_dtype()
+    try:
+        assert trainer.main(["--quick", "--out", str(tmp_path)]) == 0
+    finally:
+        torch.set_default_dtype(dtype)  # the trainer works in float64, as the notebook does
+    ck = checkpoints.load_sec02(tmp_path)
+    assert ck["config"]["quick"] and ck["ft_curves"].shape[2] == 2
+
+
+@pytest.mark.slow
+def test_one_entry_of_the_shipped_table_reruns_to_the_same_curve():
+    """The table's runs each draw from their own seed: re-running (collapsed alpha = 0, west, seed 0) alone gives
+    the stored curve (float64, as the trainer and the notebook run)."""
+    from lecture_utils import checkpoints
+
+    dtype = torch.get_default_dtype()
+    torch.set_default_dtype(torch.float64)
+    try:
+        ck = checkpoints.load_sec02()
+        cfg = ck["config"]
+        g, j = cfg["alphas"].index(0.0), cfg["directions"].index(math.pi)
+        curve, _ = pt.finetune_run(pt.select_members(ck["pretrained"], [g * cfg["seeds"]]), math.pi, cfg["ft_iters"],
+                                   seed=checkpoints.table_seed(g, j, 0), n_envs=cfg["ft_envs"])
+    finally:
+        torch.set_default_dtype(dtype)
+    np.testing.assert_allclose(curve[:, 0], ck["ft_curves"][g, j, :, 0], atol=1e-6)
+
+
+def test_freeze_features_of_some_members():
+    net = pt.stack([pt.new_head_policy(pt.PolicyNet(members=2, hidden=8)), pt.PolicyNet(members=1, hidden=8)])
+    before = [p.detach().clone() for p in net.features.parameters()]
+    pt.freeze_features_of(net, [0, 1])
+    pt.train_pg(net, 3, 0.0, n_envs=8)
+    for b, p in zip(before, net.features.parameters()):
+        assert torch.equal(p[:2], b[:2]) and not torch.equal(p[2], b[2])
+    assert not torch.equal(net.head.weight[0], torch.zeros_like(net.head.weight[0]))  # the heads train
+    with pytest.raises(ValueError, match="members must be in"):
+        pt.freeze_features_of(net, [3])
