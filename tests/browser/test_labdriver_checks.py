@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from labdriver import STDERR, find_problems, stored_expectations, write_notebook
+from labdriver import STDERR, buttons_to_click, find_problems, stored_expectations, write_notebook
 
 
 def cell(prompt="[1]:", outputs=(), text=""):
@@ -57,3 +57,12 @@ def test_a_cell_count_mismatch_is_reported(tmp_path):
     exp = stored_expectations(nb)
     assert len(exp) == 2  # empty code cells and markdown do not count
     assert "the page shows 1 code cells, the file has 2" in find_problems({"cells": [cell()]}, exp)[0]
+
+
+def test_only_enabled_buttons_inside_a_demo_are_clicked():
+    listing = [{"label": "pull arm 0", "disabled": False, "inDemo": True},
+               {"label": "pull arm 1", "disabled": True, "inDemo": True},  # e.g. the trial is over
+               {"label": "a lone button", "disabled": False, "inDemo": False},  # no Output beside it: not a demo
+               {"label": "new task", "disabled": False, "inDemo": True}]
+    assert buttons_to_click(listing) == [0, 3]
+    assert buttons_to_click([]) == []
