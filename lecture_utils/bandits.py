@@ -22,6 +22,11 @@ import numpy as np
 
 Policy = Callable[[np.ndarray, np.ndarray, int, int, np.random.Generator], np.ndarray]
 
+# One colour per method in every figure of section 04 (and its live demo)
+COLORS = {"random": "0.55", "greedy": "C2", "eps-greedy": "C8", "UCB1": "C4", "Thompson": "C1",
+          "Thompson (Beta)": "C1", "posterior sampling": "C6", "Gittins": "C5", "Bayes-optimal": "C0", "RL^2": "C3",
+          "win-stay lose-shift": "C7", "you": "k"}
+
 
 # ------------------------------------------------------------------------------------------- tasks
 
@@ -336,8 +341,8 @@ class SafeRiskyFamily:
     m: int = 3
 
     def __post_init__(self):
-        if not (0.0 < self.p_safe < self.p_good <= 1.0) or self.m < 2:
-            raise ValueError(f"need 0 < p_safe < p_good <= 1 and m >= 2 risky arms, got p_safe={self.p_safe}, "
+        if not (0.0 < self.p_safe < self.p_good < 1.0) or self.m < 2:
+            raise ValueError(f"need 0 < p_safe < p_good < 1 and m >= 2 risky arms, got p_safe={self.p_safe}, "
                              f"p_good={self.p_good}, m={self.m}")
 
     @property
@@ -474,8 +479,9 @@ def family_posterior_sampling(family: SafeRiskyFamily) -> Policy:
 
 
 def compare_safe_risky(family: SafeRiskyFamily, H: int, n_tasks: int = 10_000, seed: int = 0,
-                       tune_tasks: int = 4000) -> tuple[dict, np.ndarray]:
+                       tune_tasks: int = 4000, curves: dict | None = None) -> tuple[dict, np.ndarray]:
     """Every hand-made method on the same n_tasks tasks of `family`: ({name: (mean total, s.e.)}, p [n_tasks, k]).
+    `curves`, if given, receives each method's mean reward at every pull ([H] arrays).
 
     greedy, eps-greedy and posterior sampling use the exact belief over the task index; UCB1 and Thompson sampling
     are the generic ones (independent Beta(1, 1) beliefs). UCB1's c and eps are tuned on other tasks of the family.
@@ -495,6 +501,8 @@ def compare_safe_risky(family: SafeRiskyFamily, H: int, n_tasks: int = 10_000, s
     for name, policy in methods.items():
         res = run_trials(policy, p, H, np.random.default_rng(seed + 1))
         out[name] = (res.mean, res.stderr)
+        if curves is not None:
+            curves[name] = res.rewards.mean(axis=0)
     out["Bayes-optimal"] = (SafeRiskyBayesOptimal(family, H).value(), 0.0)
     return out, p
 

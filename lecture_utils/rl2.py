@@ -272,14 +272,20 @@ def safe_risky_sampler(family):
     return sample
 
 
-def compare_safe_risky(family, H: int = SAFE_RISKY_H, n_tasks: int = 10_000, seed: int = 0, rl2_dir=None) -> dict:
-    """lecture_utils.bandits.compare_safe_risky plus the shipped RL^2 agent: {name: (mean total, s.e.)}."""
+def compare_safe_risky(family, H: int = SAFE_RISKY_H, n_tasks: int = 10_000, seed: int = 0, rl2_dir=None,
+                       curves: dict | None = None) -> dict:
+    """lecture_utils.bandits.compare_safe_risky plus the shipped RL^2 agent: {name: (mean total, s.e.)}.
+    `curves`, if given, receives each method's mean reward at every pull ([H] arrays)."""
     from lecture_utils import bandits as bd
     from lecture_utils.checkpoints import load_rl2
 
-    out, p = bd.compare_safe_risky(family, H, n_tasks, seed)
+    out, p = bd.compare_safe_risky(family, H, n_tasks, seed, curves=curves)
     policy, _, _ = load_rl2(family.k, H, rl2_dir, family="safe-risky")
-    totals = evaluate(policy, p, H, seed=seed + 1)
+    gen = torch.Generator().manual_seed(seed + 1)
+    rewards = rollout_bandits(policy, torch.as_tensor(p, dtype=torch.get_default_dtype()), H, gen).rewards.numpy()
+    totals = rewards.sum(1)
     out["RL^2"] = (float(totals.mean()), float(totals.std(ddof=1) / np.sqrt(n_tasks)))
+    if curves is not None:
+        curves["RL^2"] = rewards.mean(axis=0)
     out["Bayes-optimal"] = out.pop("Bayes-optimal")  # the limit last
     return out

@@ -21,8 +21,7 @@ from lecture_utils import bandits as bd
 from lecture_utils import rl2
 
 AGENTS = ("Bayes-optimal", "Thompson", "RL^2")
-# one colour per method, as in the notebook's figures
-COLORS = {"you": "k", "Bayes-optimal": "C0", "Thompson": "C1", "RL^2": "C3"}
+COLORS = bd.COLORS  # one colour per method, as in the notebook's figures
 
 
 class BanditGame:
@@ -112,7 +111,10 @@ class BanditGame:
         return int(self.task_rng.choice(2, p=self._rl2_probs(pl)))
 
     def advice(self) -> dict:
-        """What each agent would pull next from *your* history: {name: (probability of arm 0, of arm 1)}."""
+        """What each agent would pull next from *your* history: {name: (probability of arm 0, of arm 1)}, and
+        'q': the Bayes-optimal expected reward of the rest of the trial after each arm."""
+        if self.over:
+            raise ValueError(f"the trial is over ({self.H} pulls): no next pull")
         s, f = self.you["s"], self.you["f"]
         q = self.optimal.q_values(s, f)
         best = q >= q.max() - 1e-9
@@ -141,7 +143,7 @@ def render_game(game: BanditGame, fig=None):
     fig = fig or Figure(figsize=(8.0, 3.2))
     ax_b, ax_r = fig.subplots(1, 2)
     x = np.linspace(0.0, 1.0, 201)
-    for arm, c in zip((0, 1), ("C2", "C4")):
+    for arm, c in zip((0, 1), ("tab:olive", "tab:brown")):
         a, b = 1 + game.you["s"][arm], 1 + game.you["f"][arm]
         ax_b.plot(x, beta_pdf(x, a, b), color=c, label=f"arm {arm}: Beta({a}, {b})")
         if game.over:
@@ -161,7 +163,6 @@ def render_game(game: BanditGame, fig=None):
 
 
 def summary_html(game: BanditGame) -> str:
-    adv = game.advice()
     if game.last is None:
         head = f"A new task: two arms with hidden p. Pull 0 of {game.H}."
     else:
@@ -173,6 +174,7 @@ def summary_html(game: BanditGame) -> str:
                  f"{game.regret(game.you)[-1]:.2f}, " + ", ".join(
                      f"{n} {game.regret(pl)[-1]:.2f}" for n, pl in game.agents.items()) + ". Press 'new task'.")
         return head
+    adv = game.advice()
     q = adv["q"]
     nxt = " &nbsp;|&nbsp; ".join(f"{n}: arm 0 {adv[n][0]:.0%}, arm 1 {adv[n][1]:.0%}" for n in AGENTS)
     return (f"{head}<br>Next pull from your belief &mdash; {nxt} &nbsp;(Bayes-optimal expected rest of the trial: "
