@@ -51,7 +51,7 @@ def _code_cell_containing(path: Path, snippet: str) -> dict:
 
 def test_nbval_ignored_cells_are_all_checked_here():
     """Every cell that nbval skips is one this file checks (add a test below before ignoring another cell)."""
-    checked = {("04_meta_rl_pomdp.ipynb", "rl2.RL2Config(k=2, n=10, iters=250, batch=128, seed=1)")}
+    checked = {("04_meta_rl_pomdp.ipynb", "rl2.RL2Config(2, 10, iters=250, batch=128, seed=1)")}
     found = set()
     for path in NOTEBOOKS:
         for cell in _cells(path):

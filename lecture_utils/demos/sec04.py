@@ -153,7 +153,7 @@ def render_game(game: BanditGame, fig=None):
     ax_b.legend(loc="upper left", fontsize=8)
     for name, pl in [("you", game.you), *game.agents.items()]:
         reg = game.regret(pl)
-        ax_r.plot(np.arange(len(reg)), reg, "o-", ms=3, color=COLORS[name], label=name,
+        ax_r.plot(np.arange(len(reg)), reg, "o-", ms=3, color=COLORS[name], label=name.replace("RL^2", "RL$^2$"),
                   lw=2.5 if name == "you" else 1.2)
     ax_r.set(xlabel="pull t", ylabel="regret (expected reward lost)", xlim=(0, game.H),
              title="running regret on this task")
