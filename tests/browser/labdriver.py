@@ -433,6 +433,9 @@ def write_notebook(path: Path, *sources: str, kernel: str = "python3", language:
 # --------------------------------------------------------------------------------------------------
 # What must hold after Run All
 
+WIDGET_VIEW = "application/vnd.jupyter.widget-view+json"
+
+
 def stored_expectations(nb_path: Path) -> list[dict]:
     """Per code cell of the committed notebook: how many figures and widgets its stored outputs have,
     and whether it is allowed to raise (nbval's `raises-exception` tag)."""
@@ -444,9 +447,12 @@ def stored_expectations(nb_path: Path) -> list[dict]:
         if cell.cell_type != "code" or not cell.source.strip():
             continue
         mimes = [m for o in cell.get("outputs", []) for m in o.get("data", {})]
+        # An output that carries a widget view shows the live widget in JupyterLab; its PNG is only the static
+        # fallback for renderers without widgets (lecture_utils.demos.Demo), not a figure Lab shows.
+        static = [o for o in cell.get("outputs", []) if WIDGET_VIEW not in o.get("data", {})]
         out.append({
-            "images": mimes.count("image/png"),
-            "widgets": mimes.count("application/vnd.jupyter.widget-view+json"),
+            "images": sum("image/png" in o.get("data", {}) for o in static),
+            "widgets": mimes.count(WIDGET_VIEW),
             "may_raise": "raises-exception" in cell.get("metadata", {}).get("tags", []),
             "source": cell.source.splitlines()[0][:60] if cell.source else "",
         })
