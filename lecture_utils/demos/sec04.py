@@ -148,6 +148,7 @@ def render_game(game: BanditGame, fig=None):
         ax_b.plot(x, beta_pdf(x, a, b), color=c, label=f"arm {arm}: Beta({a}, {b})")
         if game.over:
             ax_b.axvline(game.p[arm], color=c, ls=":", lw=1)
+    ax_b.set_ylim(0.0, None)
     ax_b.set(xlabel="p of the arm", ylabel="belief density", title=f"your belief after {game.t} pulls"
              + (" (dotted: the true p)" if game.over else ""))
     ax_b.legend(loc="upper left", fontsize=8)
@@ -182,7 +183,7 @@ def summary_html(game: BanditGame) -> str:
 
 
 def bandit_demo(H: int = 10, seed: int = 0, draw: bool = True, policy=None):
-    """Play a two-armed bandit: buttons 'pull arm 0', 'pull arm 1', 'new task'; a `lecture_utils.demos.Demo`.
+    """Play a two-armed bandit: buttons 'new task', 'pull arm 0', 'pull arm 1'; a `lecture_utils.demos.Demo`.
 
     Attributes: `game` (BanditGame), `arm_buttons`, `reset_button`, `summary`, `output`, `update()`.
     `draw=False` skips the figure (for tests).
@@ -203,7 +204,7 @@ def bandit_demo(H: int = 10, seed: int = 0, draw: bool = True, policy=None):
         fig = render_game(game)
         return fig, summary_html(game), f"bandit game after {game.t} pulls"
 
-    demo = Demo([*arm_buttons, reset_button], render, figure_height="380px")
+    demo = Demo([reset_button, *arm_buttons], render, figure_height="380px")
 
     def on_pull(arm):
         def handler(_button=None):
