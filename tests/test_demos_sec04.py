@@ -33,6 +33,9 @@ def test_each_button_changes_summary_and_figure(policy):
         assert demo.summary.value != before_text
         assert after_fig["data"]["image/png"] != before_fig["data"]["image/png"]
     assert demo.game.t == 0 and fig0["data"]["image/png"]  # the reset started a new task
+    before = demo.summary.value
+    demo.reset_button.click()  # a reset before any pull still shows that a new task began
+    assert demo.summary.value != before and "Task 3" in demo.summary.value
 
 
 def test_a_trial_ends_after_H_pulls_and_the_buttons_are_disabled(policy):

@@ -43,12 +43,14 @@ class BanditGame:
         self.optimal = bd.BayesOptimal(2, self.H)
         self.optimal.value()  # fills the DP table once
         self.rng = np.random.default_rng(seed)
+        self.task_number = 0
         self.new_task()
 
     # ------------------------------------------------------------------------------------ game moves
 
     def new_task(self) -> None:
         """A fresh hidden task; your counts and every agent start over."""
+        self.task_number += 1
         self.p = bd.sample_tasks(self.rng, 1, 2)[0]
         self.task_rng = np.random.default_rng(self.rng.integers(2**31))
         self.you = self._player()
@@ -165,11 +167,12 @@ def render_game(game: BanditGame, fig=None):
 
 def summary_html(game: BanditGame) -> str:
     if game.last is None:
-        head = f"A new task: two arms with hidden p. Pull 0 of {game.H}."
+        head = f"Task {game.task_number}: two arms with hidden p. Pull 0 of {game.H}."
     else:
         arm, r = game.last
         total = int(sum(game.you["rewards"]))
-        head = f"You pulled arm {arm}: <b>reward {int(r)}</b>. Pull {game.t} of {game.H}, total {total}."
+        head = (f"Task {game.task_number}: you pulled arm {arm}, <b>reward {int(r)}</b>. Pull {game.t} of {game.H}, "
+                f"total {total}.")
     if game.over:
         head += (f" Trial over: p = ({game.p[0]:.2f}, {game.p[1]:.2f}); your regret "
                  f"{game.regret(game.you)[-1]:.2f}, " + ", ".join(
