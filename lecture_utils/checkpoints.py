@@ -18,9 +18,15 @@ MAML_SEEDS = (0, 1, 2)  # the three MAML training seeds shipped for 2D navigatio
 # ------------------------------------------------------------------------------------------ RL^2 (04)
 
 
-def rl2_path(k: int, n: int, directory: Path | str | None = None) -> Path:
-    """Where `lecture train rl2` writes (and the notebook reads) the RL^2 policy for k arms, n pulls."""
-    return Path(directory or DIR) / f"rl2_k{k}_n{n}.pt"
+def rl2_path(k: int, n: int, directory: Path | str | None = None, family: str = "uniform") -> Path:
+    """Where `lecture train rl2` writes (and the notebook reads) the RL^2 policy for k arms, n pulls per task.
+
+    family: "uniform" (p ~ U[0, 1]^k, the table's) or "safe-risky" (lecture_utils.bandits.SafeRiskyFamily).
+    """
+    if family not in ("uniform", "safe-risky"):
+        raise ValueError(f"family must be 'uniform' or 'safe-risky', got {family!r}")
+    stem = f"rl2_k{k}_n{n}" if family == "uniform" else f"rl2_safe_risky_k{k}_n{n}"
+    return Path(directory or DIR) / f"{stem}.pt"
 
 
 def save_rl2(path, policy, cfg, curve: np.ndarray, seconds: float, **extra) -> None:
@@ -28,13 +34,14 @@ def save_rl2(path, policy, cfg, curve: np.ndarray, seconds: float, **extra) -> N
                 "seconds": float(seconds), **extra}, path)
 
 
-def load_rl2(k: int, n: int, directory: Path | str | None = None):
+def load_rl2(k: int, n: int, directory: Path | str | None = None, family: str = "uniform"):
     """The shipped RL^2 policy for (k, n): (policy, config, info with 'curve', 'seconds', ...)."""
     from lecture_utils.rl2 import RL2Config, RL2Policy
 
-    path = rl2_path(k, n, directory)
+    path = rl2_path(k, n, directory, family)
     if not path.exists():
-        raise FileNotFoundError(f"no RL^2 checkpoint {path}; run `lecture train rl2 --setting {k},{n}`")
+        setting = f"{k},{n}" if family == "uniform" else family
+        raise FileNotFoundError(f"no RL^2 checkpoint {path}; run `lecture train rl2 --setting {setting}`")
     ck = torch.load(path, weights_only=False)
     cfg = RL2Config(**ck["config"])
     policy = RL2Policy(cfg.k, cfg.hidden)

@@ -253,3 +253,39 @@ def agreement_with_bayes(ro: Rollout, opt) -> np.ndarray:
         s[rows, actions[:, t]] += rewards[:, t].astype(int)
         f[rows, actions[:, t]] += 1 - rewards[:, t].astype(int)
     return agree / B
+
+
+# --------------------------------------------------------------- the family where greedy fails (section 6)
+
+SAFE_RISKY_H = 20  # pulls per task of the shipped safe-risky checkpoint
+
+
+def safe_risky_sampler(family):
+    """train_rl2's `sample_tasks` for a lecture_utils.bandits.SafeRiskyFamily: (generator, batch, k) -> p [batch, k]."""
+    P = torch.as_tensor(family.P, dtype=torch.get_default_dtype())
+
+    def sample(generator, batch, k):
+        if k != family.k:
+            raise ValueError(f"the family has k = {family.k} arms, the config k = {k}")
+        return P[torch.randint(0, family.m, (batch,), generator=generator)]
+
+    return sample
+
+
+def compare_safe_risky(family, H: int = SAFE_RISKY_H, n_tasks: int = 10_000, seed: int = 0, rl2_dir=None,
+                       curves: dict | None = None) -> dict:
+    """lecture_utils.bandits.compare_safe_risky plus the shipped RL^2 agent: {name: (mean total, s.e.)}.
+    `curves`, if given, receives each method's mean reward at every pull ([H] arrays)."""
+    from lecture_utils import bandits as bd
+    from lecture_utils.checkpoints import load_rl2
+
+    out, p = bd.compare_safe_risky(family, H, n_tasks, seed, curves=curves)
+    policy, _, _ = load_rl2(family.k, H, rl2_dir, family="safe-risky")
+    gen = torch.Generator().manual_seed(seed + 1)
+    rewards = rollout_bandits(policy, torch.as_tensor(p, dtype=torch.get_default_dtype()), H, gen).rewards.numpy()
+    totals = rewards.sum(1)
+    out["RL^2"] = (float(totals.mean()), float(totals.std(ddof=1) / np.sqrt(n_tasks)))
+    if curves is not None:
+        curves["RL^2"] = rewards.mean(axis=0)
+    out["Bayes-optimal"] = out.pop("Bayes-optimal")  # the limit last
+    return out

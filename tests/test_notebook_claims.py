@@ -51,7 +51,7 @@ def _code_cell_containing(path: Path, snippet: str) -> dict:
 
 def test_nbval_ignored_cells_are_all_checked_here():
     """Every cell that nbval skips is one this file checks (add a test below before ignoring another cell)."""
-    checked = {("04_meta_rl_pomdp.ipynb", "rl2.RL2Config(k=2, n=10, iters=250, batch=128, seed=1)")}
+    checked: set[tuple[str, str]] = set()  # none at the moment: notebook 04 no longer trains live
     found = set()
     for path in NOTEBOOKS:
         for cell in _cells(path):
@@ -62,28 +62,6 @@ def test_nbval_ignored_cells_are_all_checked_here():
             assert match, f"{path.name}: a cell ignored by nbval that no test here checks:\n{src}"
             found.update(match)
     assert found == checked
-
-
-@pytest.mark.slow
-def test_sec04_live_rl2_training():
-    """notebooks/04: 250 A2C updates from scratch: the committed fractions, recomputed, within the CPU spread."""
-    import lecture_utils
-    from lecture_utils import bandits as bd
-    from lecture_utils import rl2
-
-    cell = _code_cell_containing(ROOT / "notebooks" / "04_meta_rl_pomdp.ipynb", "iters=250, batch=128, seed=1")
-    m = re.search(r"first 25 updates (-?[\d.]+), last 25 (-?[\d.]+)", _text_outputs(cell))
-    assert m, "the live-training cell must print its first and last fractions"
-    first, last = float(m.group(1)), float(m.group(2))
-    lecture_utils.setup(seed=0)
-    _, curve, _ = rl2.train_rl2(rl2.RL2Config(k=2, n=10, iters=250, batch=128, seed=1))
-    live = bd.fraction_of_the_way(curve, 5.0, bd.BayesOptimal(2, 10).value())
-    # The first updates are the same on every CPU (nothing has been amplified yet); the last 25 vary by ~0.03
-    # between kernel settings and by ~0.06 between seeds: 0.08 covers the first, and the text's claim
-    # (training moves it from about 0 to well over half-way in 250 updates) holds at either end.
-    assert abs(live[:25].mean() - first) <= 0.02
-    assert abs(live[-25:].mean() - last) <= 0.08
-    assert first < 0.15 and last > 0.45
 
 
 # ---------------------------------------------------------------------------- 2. cited numbers

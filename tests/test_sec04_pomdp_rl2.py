@@ -162,6 +162,13 @@ def test_shipped_checkpoints_load_and_are_small():
         assert (cfg.k, cfg.n) == (k, n) and len(info["curve"]) == cfg.iters
     with pytest.raises(FileNotFoundError, match="lecture train rl2"):
         checkpoints.load_rl2(7, 3)
+    family = bd.SafeRiskyFamily()
+    path = checkpoints.rl2_path(family.k, rl2.SAFE_RISKY_H, family="safe-risky")
+    assert path.name == "rl2_safe_risky_k4_n20.pt" and path.stat().st_size < 100_000
+    pol, cfg, info = checkpoints.load_rl2(family.k, rl2.SAFE_RISKY_H, family="safe-risky")
+    assert (cfg.k, cfg.n) == (4, 20) and len(info["curve"]) == cfg.iters and info["family"]["m"] == 3
+    with pytest.raises(ValueError, match="family must be"):
+        checkpoints.rl2_path(2, 10, family="correlated")
 
 
 def test_lecture_train_rl2_quick_regenerates_a_checkpoint(tmp_path, capsys):
@@ -182,3 +189,23 @@ def test_compare_methods_table_row():
     assert row["RL^2"][0] > row["random"][0] + 0.5
     base, p = bd.compare_baselines(5, 20, n_tasks=200, gittins=False, tune_tasks=100)
     assert "Gittins" not in base and p.shape == (200, 5)
+
+
+def test_compare_safe_risky_rl2_near_the_limit_greedy_far_below():
+    family = bd.SafeRiskyFamily()
+    curves = {}
+    row = rl2.compare_safe_risky(family, n_tasks=1000, curves=curves)
+    assert list(row)[-2:] == ["RL^2", "Bayes-optimal"] and curves["RL^2"].shape == (rl2.SAFE_RISKY_H,)
+    frac = {m: bd.fraction_of_the_way(v, row["random"][0], row["Bayes-optimal"][0]) for m, (v, _) in row.items()}
+    assert frac["RL^2"] > 0.9 and frac["greedy"] < 0.4 and frac["eps-greedy"] < 0.65
+
+
+def test_lecture_train_rl2_quick_safe_risky(tmp_path, capsys):
+    from lecture_admin.cli import main
+
+    assert main(["train", "rl2", "--quick", "--setting", "safe-risky", "--out", str(tmp_path)]) == 0
+    pol, cfg, info = checkpoints.load_rl2(4, rl2.SAFE_RISKY_H, tmp_path, family="safe-risky")
+    assert cfg.iters == 20 and cfg.entropy_start == 0.3
+    assert "rl2 safe-risky k=4 H=20" in capsys.readouterr().out
+    with pytest.raises(SystemExit):
+        main(["train", "rl2", "--quick", "--setting", "two,arms", "--out", str(tmp_path)])

@@ -3,8 +3,8 @@
 `LabServer` starts the course with the README's command (`python3 course.py lab --no-browser --port P`),
 `open_browser` launches Debian's Chromium through Playwright, and `check_course_notebook` opens a
 notebook, runs every cell and asserts what a student would see (`find_problems`: no error output, every
-figure an image, every widget live), then moves every slider (`check_interactive`: the figure or text it
-drives must change).
+figure an image, every widget live), then moves every slider and clicks every demo button
+(`check_interactive`: the figure or text it drives must change).
 """
 
 from __future__ import annotations
@@ -315,7 +315,7 @@ class NotebookRun:
     seconds: float
     snapshot: dict
     problems: list[str] = field(default_factory=list)
-    sliders_moved: int = 0
+    sliders_moved: int = 0  # sliders moved and demo buttons clicked
     open_seconds: float = 0.0
 
 
@@ -433,7 +433,7 @@ def write_notebook(path: Path, *sources: str, kernel: str = "python3", language:
 # --------------------------------------------------------------------------------------------------
 # What must hold after Run All
 
-WIDGET_MIME = "application/vnd.jupyter.widget-view+json"
+WIDGET_VIEW = "application/vnd.jupyter.widget-view+json"
 
 
 def stored_expectations(nb_path: Path) -> list[dict]:
@@ -447,12 +447,12 @@ def stored_expectations(nb_path: Path) -> list[dict]:
         if cell.cell_type != "code" or not cell.source.strip():
             continue
         mimes = [m for o in cell.get("outputs", []) for m in o.get("data", {})]
-        # A widget's bundle may carry a PNG for renderers without widgets (lecture_utils.demos.Demo): Lab shows
-        # the widget instead, so that PNG is no figure the page must show at the top level.
-        fallback = sum(1 for o in cell.get("outputs", []) if {"image/png", WIDGET_MIME} <= set(o.get("data", {})))
+        # An output that carries a widget view shows the live widget in JupyterLab; its PNG is only the static
+        # fallback for renderers without widgets (lecture_utils.demos.Demo), not a figure Lab shows.
+        static = [o for o in cell.get("outputs", []) if WIDGET_VIEW not in o.get("data", {})]
         out.append({
-            "images": mimes.count("image/png") - fallback,
-            "widgets": mimes.count(WIDGET_MIME),
+            "images": sum("image/png" in o.get("data", {}) for o in static),
+            "widgets": mimes.count(WIDGET_VIEW),
             "may_raise": "raises-exception" in cell.get("metadata", {}).get("tags", []),
             "source": cell.source.splitlines()[0][:60] if cell.source else "",
         })
@@ -497,7 +497,7 @@ def find_problems(snap: dict, expected: list[dict] | None = None) -> list[str]:
 
 
 # --------------------------------------------------------------------------------------------------
-# Interactive demos: move each slider, the figure or text it drives must change
+# Interactive demos: move each slider, click each demo button; the figure or text it drives must change
 
 _SLIDER_STATE_JS = r"""
 (idx) => {
@@ -550,9 +550,43 @@ def move_slider(page, idx: int) -> tuple[str, str]:
     return before, after
 
 
+def _wait_for_change(page, server: LabServer, rel_path: str, base: list, timeout: float) -> bool:
+    """True once some driven figure or text differs from `base` and the kernel is idle again."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        time.sleep(0.5)
+        if _driven(page) != base and server.kernel_state(rel_path) == "idle":
+            return True
+    return False
+
+
+# Every button in the notebook's outputs: its label, whether it is disabled, and whether it belongs to a demo
+# (some enclosing widget box also holds an Output widget, the figure or text the button drives).
+_BUTTONS_JS = r"""
+() => {
+  const panel = document.querySelector('.jp-NotebookPanel:not(.lm-mod-hidden)');
+  return [...panel.querySelectorAll('.widget-button')].map(b => {
+    let box = b.parentElement, inDemo = false;
+    while (box && !box.classList.contains('jp-OutputArea-output')) {
+      if (box.classList.contains('widget-box') && box.querySelector('.widget-output')) { inDemo = true; break; }
+      box = box.parentElement;
+    }
+    return {label: (b.innerText || b.title || '').trim(), disabled: b.disabled, inDemo};
+  });
+}
+"""
+
+
+def buttons_to_click(listing: list[dict]) -> list[int]:
+    """Indices of the buttons a student would press to drive a demo: enabled, and inside a demo's widget box.
+    (A lone button, e.g. an unrelated widget in a notebook, is not a demo's control and is skipped.)"""
+    return [i for i, b in enumerate(listing) if b.get("inDemo") and not b.get("disabled")]
+
+
 def check_interactive(page, server: LabServer, rel_path: str, timeout: float = 20.0) -> tuple[int, list[str]]:
-    """Move every slider in the notebook's outputs; each move must change some figure or text it drives
-    (images in Output widgets, HTML/Label text). Returns (sliders moved, problems)."""
+    """Move every slider in the notebook's outputs, then click every button of a demo (`buttons_to_click`);
+    each move or click must change some figure or text it drives (images in Output widgets, HTML/Label
+    text). Returns (sliders moved + buttons clicked, problems)."""
     n = sliders(page).count()
     problems = []
     for idx in range(n):
@@ -565,18 +599,27 @@ def check_interactive(page, server: LabServer, rel_path: str, timeout: float = 2
         if before == after:
             problems.append(f"{name}: could not move it (value stays {before})")
             continue
-        deadline = time.monotonic() + timeout
-        changed = False
-        while time.monotonic() < deadline:
-            time.sleep(0.5)
-            if _driven(page) != base and server.kernel_state(rel_path) == "idle":
-                changed = True
-                break
-        if not changed:
+        if not _wait_for_change(page, server, rel_path, base, timeout):
             problems.append(f"{name}: moved {before} -> {after}, but no figure or text changed in {timeout:.0f} s")
         snap = snapshot(page)
         problems += [f"after moving {name}: {p}" for p in find_problems(snap) if "did not run" not in p]
-    return n, problems
+    clicked = 0
+    buttons = page.locator(".jp-NotebookPanel:not(.lm-mod-hidden) .widget-button")
+    for idx in buttons_to_click(page.evaluate(_BUTTONS_JS)):
+        listing = page.evaluate(_BUTTONS_JS)
+        if idx >= len(listing) or listing[idx]["disabled"]:
+            continue  # an earlier click disabled it (e.g. a trial that is over)
+        name = f"button {idx + 1} ({listing[idx]['label'] or 'unlabelled'})"
+        base = _driven(page)
+        button = buttons.nth(idx)
+        button.scroll_into_view_if_needed()
+        button.click()
+        clicked += 1
+        if not _wait_for_change(page, server, rel_path, base, timeout):
+            problems.append(f"{name}: clicked, but no figure or text changed in {timeout:.0f} s")
+        snap = snapshot(page)
+        problems += [f"after clicking {name}: {p}" for p in find_problems(snap) if "did not run" not in p]
+    return n + clicked, problems
 
 
 # --------------------------------------------------------------------------------------------------
@@ -603,11 +646,11 @@ def screenshot_notebook(page, path: Path, full: bool = True) -> Path:
 
 
 def screenshot_first_demo(page, path: Path) -> Path:
-    """The window scrolled to the first cell with a slider (after the sliders were moved)."""
+    """The window scrolled to the first cell with a slider or a demo's button (after they were driven)."""
     path.parent.mkdir(parents=True, exist_ok=True)
     page.evaluate("""() => {
       const panel = document.querySelector('.jp-NotebookPanel:not(.lm-mod-hidden)');
-      const cell = panel.querySelector('.widget-slider').closest('.jp-Cell');
+      const cell = panel.querySelector('.widget-slider, .widget-button').closest('.jp-Cell');
       const prev = cell.previousElementSibling;  // the markdown that introduces the demo, when there is one
       (prev || cell).scrollIntoView({block: 'start'}); }""")
     time.sleep(0.5)
@@ -626,8 +669,8 @@ def fold_left_sidebar(page) -> None:
 def check_course_notebook(page, server: LabServer, rel_path: str, screenshot: Path | None = None,
                           expected: list[dict] | None = None, change_timeout: float = 20.0) -> NotebookRun:
     """Open `rel_path` in JupyterLab, run all cells, screenshot it, and fail (AssertionError) on anything a
-    student should not see; then move every slider and fail when what it drives does not change
-    (and screenshot the first interactive demo after the move, as <screenshot>__after_sliders.png)."""
+    student should not see; then move every slider and click every demo button, and fail when what it drives
+    does not change (and screenshot the first interactive demo afterwards, as <screenshot>__after_sliders.png)."""
     workspace = "t" + secrets.token_hex(4)
     t0 = time.monotonic()
     open_notebook(page, server, rel_path, workspace)
@@ -644,7 +687,8 @@ def check_course_notebook(page, server: LabServer, rel_path: str, screenshot: Pa
     run.problems += problems
     if screenshot is not None and run.sliders_moved:
         screenshot_first_demo(page, screenshot.with_name(f"{screenshot.stem}__after_sliders.png"))
-    assert not problems, f"{rel_path} in JupyterLab, moving its sliders:\n  " + "\n  ".join(problems) + seen
+    assert not problems, (f"{rel_path} in JupyterLab, driving its sliders and buttons:\n  " + "\n  ".join(problems)
+                          + seen)
     return run
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from labdriver import STDERR, find_problems, stored_expectations, write_notebook
+from labdriver import STDERR, buttons_to_click, find_problems, stored_expectations, write_notebook
 
 
 def cell(prompt="[1]:", outputs=(), text=""):
@@ -57,3 +57,28 @@ def test_a_cell_count_mismatch_is_reported(tmp_path):
     exp = stored_expectations(nb)
     assert len(exp) == 2  # empty code cells and markdown do not count
     assert "the page shows 1 code cells, the file has 2" in find_problems({"cells": [cell()]}, exp)[0]
+
+
+def test_only_enabled_buttons_inside_a_demo_are_clicked():
+    listing = [{"label": "pull arm 0", "disabled": False, "inDemo": True},
+               {"label": "pull arm 1", "disabled": True, "inDemo": True},  # e.g. the trial is over
+               {"label": "a lone button", "disabled": False, "inDemo": False},  # no Output beside it: not a demo
+               {"label": "new task", "disabled": False, "inDemo": True}]
+    assert buttons_to_click(listing) == [0, 3]
+    assert buttons_to_click([]) == []
+
+
+def test_a_demo_png_fallback_is_not_an_expected_figure(tmp_path):
+    import nbformat
+
+    nb = nbformat.v4.new_notebook()
+    demo_out = nbformat.v4.new_output("execute_result", data={
+        "application/vnd.jupyter.widget-view+json": {"model_id": "x", "version_major": 2, "version_minor": 0},
+        "image/png": "iVBOR", "text/plain": "Demo(...)"}, execution_count=1)
+    fig_out = nbformat.v4.new_output("display_data", data={"image/png": "iVBOR", "text/plain": "<Figure>"})
+    nb.cells = [nbformat.v4.new_code_cell("demo", outputs=[demo_out]), nbformat.v4.new_code_cell("plt.show()",
+                                                                                              outputs=[fig_out])]
+    path = tmp_path / "demo.ipynb"
+    nbformat.write(nb, path)
+    exp = stored_expectations(path)
+    assert [(e["images"], e["widgets"]) for e in exp] == [(0, 1), (1, 0)]
