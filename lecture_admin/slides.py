@@ -42,6 +42,7 @@ import nbformat
 
 SLIDE_TYPES = ("slide", "subslide", "fragment", "skip", "notes", "-")
 TAG_PREFIX = "slide:"
+HIDE_INPUT_TAG = "slides-hide-input"  # on a slide, show this cell's output without its code
 HERE = Path(__file__).resolve().parent
 VENDOR = HERE / "vendor"
 TEMPLATE_DIR = HERE / "slides_template"
@@ -339,6 +340,9 @@ def _exporter():
     c.SlidesExporter.font_awesome_url = ""
     c.SlidesExporter.exclude_input_prompt = True
     c.SlidesExporter.exclude_output_prompt = True
+    # A cell tagged HIDE_INPUT_TAG shows only its output on a slide (long plotting code under a figure).
+    c.TagRemovePreprocessor.enabled = True
+    c.TagRemovePreprocessor.remove_input_tags = {HIDE_INPUT_TAG}
     c.SlidesExporter.extra_template_paths = [str(TEMPLATE_DIR)]
     c.SlidesExporter.template_file = "course_slides.html.j2"
     return SlidesExporter(config=c)

@@ -56,6 +56,9 @@ def walk(page) -> list[dict]:
     stops = []
     for _ in range(500):
         wait_mathjax(page)
+        page.wait_for_function("() => [...window.CourseReveal.getCurrentSlide().querySelectorAll('img')]"
+                               ".every(i => i.complete)")
+        page.wait_for_timeout(50)  # the template's re-fit on an image's load event
         stops.append(page.evaluate(STATE_JS))
         if page.evaluate("() => window.CourseReveal.isLastSlide() && !window.CourseReveal.availableFragments().next"):
             return stops
