@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import functools
+import importlib.abc
+import importlib.util
 import os
 import random
 import sys
@@ -20,6 +23,9 @@ DEFAULT_SEED = 0
 def setup(seed: int = DEFAULT_SEED, threads: int = 1, float64: bool = False) -> np.random.Generator:
     """Seed Python, NumPy and torch, use `threads` torch threads, and apply the course's plot style.
 
+    torch is configured when the notebook imports it (at once if it already has): a section that never uses
+    torch does not pay its import.
+
     Returns a NumPy Generator seeded with `seed` for the notebook's own sampling.
     float64=True makes torch create float64 tensors by default (torch.set_default_dtype). Training loops
     amplify the last-bit differences between CPUs' float32 kernels into visibly different results; in
@@ -32,16 +38,8 @@ def setup(seed: int = DEFAULT_SEED, threads: int = 1, float64: bool = False) -> 
     os.environ.setdefault("PYTHONHASHSEED", str(seed))
     random.seed(seed)
     np.random.seed(seed)
-    import torch
-
-    torch.manual_seed(seed)
-    torch.set_default_dtype(torch.float64 if float64 else torch.float32)
-    torch.set_num_threads(threads)
-    try:
-        torch.set_num_interop_threads(threads)
-    except RuntimeError:
-        pass  # can only be set once per process; re-running the cell is fine
-    _deterministic_torch(torch)
+    configure = functools.partial(_configure_torch, seed=seed, float64=float64, threads=threads)
+    _configure_torch_on_import(configure)
     # NumPy's BLAS too: its thread pool makes a 100 x 100 solve ~50x slower on 2 busy cores.
     from threadpoolctl import threadpool_limits
 
@@ -50,6 +48,51 @@ def setup(seed: int = DEFAULT_SEED, threads: int = 1, float64: bool = False) -> 
 
     use_course_style()
     return np.random.default_rng(seed)
+
+
+def _configure_torch(torch, seed: int, float64: bool, threads: int) -> None:
+    torch.manual_seed(seed)
+    torch.set_default_dtype(torch.float64 if float64 else torch.float32)
+    torch.set_num_threads(threads)
+    try:
+        torch.set_num_interop_threads(threads)
+    except RuntimeError:
+        pass  # can only be set once per process; re-running the cell is fine
+    _deterministic_torch(torch)
+
+
+def _configure_torch_on_import(configure) -> None:
+    """Run configure(torch) now if torch is imported, else right after the notebook's own `import torch`.
+
+    Importing torch costs ~2.5 s of CPU; the numpy-only sections (00, 01, 03) never pay it. The hook wraps
+    the loader of that one import and removes itself: every later import is Python's own.
+    """
+    sys.meta_path[:] = [f for f in sys.meta_path if not isinstance(f, _TorchImportHook)]
+    if "torch" in sys.modules:
+        configure(sys.modules["torch"])
+    else:
+        sys.meta_path.insert(0, _TorchImportHook(configure))
+
+
+class _TorchImportHook(importlib.abc.MetaPathFinder):
+    def __init__(self, configure):
+        self.configure = configure
+
+    def find_spec(self, fullname, path=None, target=None):
+        if fullname != "torch":
+            return None
+        sys.meta_path.remove(self)
+        spec = importlib.util.find_spec("torch")
+        if spec is None or spec.loader is None or not hasattr(spec.loader, "exec_module"):
+            return spec
+        exec_module, configure = spec.loader.exec_module, self.configure
+
+        def exec_then_configure(module):
+            exec_module(module)
+            configure(module)
+
+        spec.loader.exec_module = exec_then_configure  # this spec's loader only: a fresh object per find_spec
+        return spec
 
 
 def _deterministic_torch(torch) -> None:

@@ -305,33 +305,59 @@ def policy_iteration(P, r, gamma, pi0, max_iter: int = 100, values: list | None 
 
 def q_learning(env, w, gamma, Q0, n_steps: int = 3000, n_walkers: int = 16, lr: float = 0.5,
                epsilon: float = 0.2, eval_every: int = 100, seed: int = 0, decay: float = 0.0):
-    """Tabular Q-learning on task w from Q0 [S, A] with `n_walkers` parallel episodes.
+    """Tabular Q-learning on task w from Q0 [S, A]: one run of `q_learning_runs` (see there).
 
-    Step size lr / n(s, a)^decay (the slide's alpha), n(s, a) = number of updates of the pair so far (this one
-    included): decay = 0 is a constant step; 0.5 < decay <= 1 averages the sampling noise out (Robbins-Monro).
     Returns (Q [S, A], env_steps [K], returns [K]) with the exact return of the greedy policy every
     `eval_every` steps (step 0 included).
     """
-    rng = np.random.default_rng(seed)
-    w = check_w(w, env.d)
+    Q, steps, returns = q_learning_runs(env, [w], gamma, [Q0], [seed], n_steps=n_steps, n_walkers=n_walkers,
+                                        lr=lr, epsilon=epsilon, eval_every=eval_every, decay=decay)
+    return Q[0], steps, returns[0]
+
+
+def q_learning_runs(env, tasks, gamma, Q0, seeds, n_steps: int = 3000, n_walkers: int = 16, lr: float = 0.5,
+                    epsilon: float = 0.2, eval_every: int = 100, decay: float = 0.0):
+    """R independent runs of tabular Q-learning at once: run r learns task tasks[r] from Q0[r] with seed seeds[r].
+
+    tasks [R, d], Q0 [R, S, A]. Each run has `n_walkers` parallel episodes (epsilon-greedy; a walker that
+    reaches an object restarts at a uniform non-terminal cell) and its own generator, from which it draws five
+    uniforms per walker and step (explore?, random action, slip?, slipped action, restart cell): a run's
+    numbers do not depend on which runs share the batch. Step size lr / n(s, a)^decay (the slide's alpha),
+    n(s, a) = updates of the pair so far, this one included: decay = 0 is a constant step; 0.5 < decay <= 1
+    averages the sampling noise out (Robbins-Monro).
+    Returns (Q [R, S, A], env_steps [K], returns [R, K]): the exact return of each run's greedy policy every
+    `eval_every` steps and at the end, step 0 included.
+    """
+    tasks = np.stack([check_w(w, env.d) for w in np.atleast_2d(np.asarray(tasks, dtype=float))])
+    R, S, A = len(tasks), env.n_states, env.n_actions
     Q = np.array(Q0, dtype=float, copy=True)
+    if Q.shape != (R, S, A) or len(seeds) != R:
+        raise ValueError(f"Q0 must have shape ({R}, {S}, {A}) and seeds {R} entries, got {Q.shape} and {len(seeds)}")
+    if n_steps < 1 or eval_every < 1:
+        raise ValueError(f"n_steps and eval_every must be >= 1, got {n_steps} and {eval_every}")
+    rngs = [np.random.default_rng(seed) for seed in seeds]
     live = np.flatnonzero(~env.terminal)
-    s = rng.choice(live, n_walkers)
-    n_updates = np.zeros(Q.shape)
-    steps, returns = [0], [policy_return(env, greedy(Q), w, gamma)]
-    for t in range(1, n_steps + 1):
-        explore = rng.random(n_walkers) < epsilon
-        a = np.where(explore, rng.integers(0, env.n_actions, n_walkers), greedy(Q[s]))
-        s2, phi, term = env.sample_step(s, a, rng)
-        target = phi @ w + gamma * Q[s2].max(axis=1) * (~term)
-        np.add.at(n_updates, (s, a), 1.0)
-        np.add.at(Q, (s, a), lr / n_updates[s, a] ** decay * (target - Q[s, a]))
-        s2[term] = rng.choice(live, int(term.sum()))
-        s = s2
-        if t % eval_every == 0:
-            steps.append(t * n_walkers)
-            returns.append(policy_return(env, greedy(Q), w, gamma))
-    return Q, np.array(steps), np.array(returns)
+    s = np.stack([rng.choice(live, n_walkers) for rng in rngs])  # [R, W] current cells
+    rows = np.arange(R)[:, None]
+    Q_sa, Q_all = Q.reshape(R * S, A), Q.reshape(-1)  # views: row r * S + s is Q[r, s]
+    n_updates = np.zeros(R * S * A)
+    reward = (env.object_phi @ tasks.T).T  # [R, S]: w_r^T phi on entering each cell (phi is one-hot: exact)
+    steps, returns = [0], [[policy_return(env, greedy(q), w, gamma) for q, w in zip(Q, tasks)]]
+    for t0 in range(0, n_steps, eval_every):
+        k = min(eval_every, n_steps - t0)
+        for u in np.stack([rng.random((k, n_walkers, 5)) for rng in rngs], axis=1):  # u: [R, W, 5]
+            a = np.where(u[..., 0] < epsilon, (u[..., 1] * A).astype(int), greedy(Q_sa[rows * S + s]))
+            moved = np.where(u[..., 2] < env.slip, (u[..., 3] * A).astype(int), a)
+            s2 = env.next_state[s, moved]
+            term = env.terminal[s2]
+            target = reward[rows, s2] + gamma * Q_sa[rows * S + s2].max(axis=-1) * ~term
+            idx = ((rows * S + s) * A + a).ravel()
+            np.add.at(n_updates, idx, 1.0)
+            np.add.at(Q_all, idx, lr / n_updates[idx] ** decay * (target.ravel() - Q_all[idx]))
+            s = np.where(term, live[(u[..., 4] * len(live)).astype(int)], s2)
+        steps.append((t0 + k) * n_walkers)
+        returns.append([policy_return(env, greedy(q), w, gamma) for q, w in zip(Q, tasks)])
+    return Q, np.array(steps), np.array(returns).T
 
 
 def finetune_curves(env, psis, tasks, gamma, n_iter: int = 10):
@@ -361,15 +387,19 @@ def finetune_curves(env, psis, tasks, gamma, n_iter: int = 10):
 def q_learning_curves(env, psis, tasks, gamma, n_steps: int = 1500, eval_every: int = 150, **kwargs):
     """Normalized return of Q-learning on each task, started from GPI's Q = max_i w'^T psi_i and from zeros.
 
-    One run per task (seed = task index). Returns (env_steps [K], from_gpi [n_tasks, K], from_zero [n_tasks, K]).
+    One run per task and start (seed = task index), all in one batch. Returns (env_steps [K],
+    from_gpi [n_tasks, K], from_zero [n_tasks, K]).
     """
+    tasks = np.atleast_2d(tasks)
     uniform = np.full((env.n_states, env.n_actions), 1.0 / env.n_actions)
-    curves = {"gpi": [], "zero": []}
-    for i, w in enumerate(tasks):
-        q_gpi = _core().gpi_q(psis, w)
-        opt = policy_return(env, policy_iteration(env.P, env.reward(w), gamma, greedy(q_gpi))[0], w, gamma)
-        rand = policy_return(env, uniform, w, gamma)
-        for name, Q0 in (("gpi", q_gpi), ("zero", np.zeros_like(q_gpi))):
-            _, steps, rets = q_learning(env, w, gamma, Q0, n_steps=n_steps, eval_every=eval_every, seed=i, **kwargs)
-            curves[name].append(normalized(rets, rand, opt))
-    return steps, np.array(curves["gpi"]), np.array(curves["zero"])
+    q_gpi = np.stack([_core().gpi_q(psis, w) for w in tasks])
+    opt = np.array([policy_return(env, policy_iteration(env.P, env.reward(w), gamma, greedy(q))[0], w, gamma)
+                    for q, w in zip(q_gpi, tasks)])
+    rand = np.array([policy_return(env, uniform, w, gamma) for w in tasks])
+    n = len(tasks)
+    seeds = list(range(n)) * 2
+    steps, rets = q_learning_runs(env, np.concatenate([tasks, tasks]), gamma,
+                                  np.concatenate([q_gpi, np.zeros_like(q_gpi)]), seeds, n_steps=n_steps,
+                                  eval_every=eval_every, **kwargs)[1:]
+    curves = normalized(rets, np.concatenate([rand, rand])[:, None], np.concatenate([opt, opt])[:, None])
+    return steps, curves[:n], curves[n:]
