@@ -326,7 +326,9 @@ def test_adr_is_registered_as_a_behaviour_part():
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("seed", SEEDS)
+# One grading seed here (each behaviour test trains the solution in full); `lecture bench --behaviour` grades it
+# on 50 seeds, which is where the seed-to-seed spread is measured.
+@pytest.mark.parametrize("seed", SEEDS[:1])
 def test_adr_solution_earns_full_credit(adr_solution, seed):
     fraction, message = _adr_credit(adr_solution, seed)
     assert fraction == 1.0, message

@@ -320,7 +320,9 @@ def test_actor_mimic_stub_is_not_attempted(am_stub):
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("seed", SEEDS)
+# One grading seed here (each behaviour test trains the solution in full); `lecture bench --behaviour` grades it
+# on 50 seeds, which is where the seed-to-seed spread is measured.
+@pytest.mark.parametrize("seed", SEEDS[1:2])
 def test_actor_mimic_solution_full_credit(am_solution, seed):
     assert _am_credit(am_solution, seed) == (1.0, "passed")
 

@@ -317,7 +317,9 @@ def test_rl2_stub_is_not_attempted(one_seed):
 
 @pytest.mark.slow
 def test_rl2_solution_earns_full_credit(rl2_sol):
-    for seed in SEEDS:
+    # One grading seed here (each behaviour test trains the solution in full); `lecture bench --behaviour` grades it
+    # on 50 seeds, which is where the seed-to-seed spread is measured.
+    for seed in SEEDS[2:]:
         fraction, message = _rl2_credit(rl2_sol, seed)
         assert fraction == 1.0, f"seed {seed}: {message}"
 

@@ -264,7 +264,9 @@ def test_meta_train_reach_registration():
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("seed", (11, 2024, 987654321))
+# One grading seed here (each behaviour test trains the solution in full); `lecture bench --behaviour` grades it
+# on 50 seeds, which is where the seed-to-seed spread is measured.
+@pytest.mark.parametrize("seed", (2024,))
 def test_meta_train_reach_solution_full_credit(reach_sol, seed):
     fraction, message = _reach_credit(reach_sol, seed)
     assert fraction == 1.0, message

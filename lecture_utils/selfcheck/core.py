@@ -25,6 +25,20 @@ from dataclasses import dataclass
 
 import numpy as np
 
+
+class LazyModule:
+    """A module imported on its first attribute access: `torch = LazyModule("torch")`.
+
+    Registering a section's checks (the release, the README's tables, a homework without torch) then does not pay
+    torch's ~2.5 s import; the first check that uses torch imports it.
+    """
+
+    def __init__(self, name: str):
+        self._name = name
+
+    def __getattr__(self, attr: str):
+        return getattr(importlib.import_module(self._name), attr)
+
 _ID_RE = re.compile(r"^(\d+)\.(\d+)$")
 
 

@@ -5,10 +5,11 @@ from __future__ import annotations
 import copy
 
 import numpy as np
-import torch
-from torch import nn
 
-from lecture_utils.selfcheck.core import CheckFailed, call, check, expect_close
+from lecture_utils.selfcheck.core import CheckFailed, LazyModule, call, check, expect_close
+
+torch = LazyModule("torch")  # imported by the first check that runs: see LazyModule
+nn = LazyModule("torch.nn")
 
 # ----------------------------------------------------------------------------- references (never shown to students)
 

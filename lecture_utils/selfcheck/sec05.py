@@ -6,11 +6,11 @@ Every check builds its own seeded cases (random MLPs, regression tasks, trajecto
 from __future__ import annotations
 
 import numpy as np
-import torch
-from torch import nn
-from torch.func import functional_call
 
-from lecture_utils.selfcheck.core import CheckFailed, call, case_rng, check, expect_close
+from lecture_utils.selfcheck.core import CheckFailed, LazyModule, call, case_rng, check, expect_close
+
+torch = LazyModule("torch")  # imported by the first check that runs: see LazyModule
+nn = LazyModule("torch.nn")
 
 
 def _mlp(rng: np.random.Generator, d_in: int = 1) -> tuple[nn.Module, dict]:
@@ -28,7 +28,7 @@ def _data(rng: np.random.Generator, n: int, d_in: int = 1):
 
 
 def _mse(model, params, x, y):
-    return ((functional_call(model, params, (x,)) - y) ** 2).mean()
+    return ((torch.func.functional_call(model, params, (x,)) - y) ** 2).mean()
 
 
 def _ref_step(params, loss, alpha, first_order=False):
