@@ -213,8 +213,10 @@ def train_pg(policy: nn.Module, iters: int, d=None, entropy_coef: float = 0.0, n
     M = _members(policy)
     if loss_fn is not None and M != 1:
         raise ValueError(f"a custom loss_fn trains one member at a time, the policy has {M}")
+    from lecture_utils.optim import Adam  # torch.optim.Adam's update, without its 2 s import of torch._dynamo
+
     params = [p for p in policy.parameters() if p.requires_grad]
-    opt = torch.optim.Adam(params, lr=lr)
+    opt = Adam(params, lr=lr)
     curve = np.zeros((iters, M))
     steps = range(iters)
     if progress_desc:
