@@ -48,6 +48,8 @@ class EnsembleLinear(nn.Module):
             x = x[None]
         if x.ndim != 3 or x.shape[-1] != self.weight.shape[1]:
             raise ValueError(f"expected input [members, N, {self.weight.shape[1]}], got {tuple(x.shape)}")
+        if x.shape[0] == self.weight.shape[0]:  # x W + b in one kernel
+            return torch.baddbmm(self.bias, x, self.weight)
         return torch.matmul(x, self.weight) + self.bias
 
 
