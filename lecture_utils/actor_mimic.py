@@ -19,6 +19,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from lecture_utils.optim import Adam
 from lecture_utils.pretraining import EnsembleLinear, PolicyNet, rollout_runners
 
 
@@ -42,7 +43,7 @@ def distill(student: PolicyNet, experts: nn.Module, task_angles, iters: int = 60
                          f"{len(task_angles)}")
     maps = EnsembleLinear(student.hidden, experts.hidden, K) if beta > 0 else None
     params = list(student.parameters()) + (list(maps.parameters()) if beta > 0 else [])
-    opt = torch.optim.Adam(params, lr=lr)
+    opt = Adam(params, lr=lr)  # torch.optim.Adam's update, without its 2 s import of torch._dynamo
     losses = np.zeros(iters)
     for i in range(iters):
         obs, _, _, _ = rollout_runners(student, n_envs, task_angles)  # [T, K, N, 5]: the student's own states

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import torch
 
-from lecture_utils.pretraining import entropy
 from lecture_utils.returns import rewards_to_go
 
 
@@ -28,12 +27,13 @@ def entropy_pg_loss(logits: torch.Tensor, actions: torch.Tensor, rewards: torch.
         raise ValueError(f"expected logits [T, M, N, A] with actions and rewards [T, M, N], got "
                          f"{tuple(logits.shape)}, {tuple(actions.shape)}, {tuple(rewards.shape)}")
     coef = torch.as_tensor(entropy_coef, dtype=logits.dtype).reshape(-1)  # [1] or [M]
-    H = entropy(logits)  # [T, M, N]
+    log_pi = torch.log_softmax(logits, dim=-1)  # [T, M, N, A], once for both terms
+    H = -(log_pi.exp() * log_pi).sum(-1)  # [T, M, N]: pretraining.entropy(logits)
     if soft:
         rewards = rewards + coef[:, None] * H.detach()
     G = rewards_to_go(rewards, gamma, time_dim=0)
     adv = G - G.mean(dim=2, keepdim=True)  # b_t: the batch mean of G_t (per member)
-    logp = torch.log_softmax(logits, dim=-1).gather(-1, actions[..., None])[..., 0]
+    logp = log_pi.gather(-1, actions[..., None])[..., 0]
     per_member = -(logp * adv).mean(dim=(0, 2)) - coef * H.mean(dim=(0, 2))
     return per_member.sum()
 

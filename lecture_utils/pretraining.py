@@ -48,6 +48,8 @@ class EnsembleLinear(nn.Module):
             x = x[None]
         if x.ndim != 3 or x.shape[-1] != self.weight.shape[1]:
             raise ValueError(f"expected input [members, N, {self.weight.shape[1]}], got {tuple(x.shape)}")
+        if x.shape[0] == self.weight.shape[0]:  # x W + b in one kernel
+            return torch.baddbmm(self.bias, x, self.weight)
         return torch.matmul(x, self.weight) + self.bias
 
 
@@ -181,23 +183,30 @@ def rollout_runners(policy: nn.Module, n_envs: int, d=None, members: int | None 
     d: None (speed reward), an angle (radians) or one angle per member.
     Returns obs [T, M, N, 5], actions [T, M, N], rewards [T, M, N], states [T+1, M, N, 6].
     """
+    return _rollout(policy, n_envs, d, members, greedy)[:4]
+
+
+def _rollout(policy: nn.Module, n_envs: int, d=None, members: int | None = None, greedy: bool = False):
+    """rollout_runners(), plus the logits [T, M, N, A] it sampled from, with their autograd graph when grad mode is
+    on: training's loss needs log pi at exactly these states, so it needs no second forward pass."""
     M = members or _members(policy)
     dirs = _task_directions(d, M)
     env = pr.BatchedPlanarRunner(M * n_envs, None if dirs is None else dirs.repeat_interleave(n_envs, 0))
     obs, _ = env.reset()
-    all_obs, all_a, all_r, all_s = [], [], [], [env.state.reshape(M, n_envs, -1)]
+    all_obs, all_a, all_r, all_s, all_logits = [], [], [], [env.state.reshape(M, n_envs, -1)], []
     for _ in range(env.horizon):
         o = obs.reshape(M, n_envs, -1)
-        logits = policy(o)
+        all_logits.append(policy(o))
+        logits = all_logits[-1].detach()
         if not greedy:  # Gumbel-max trick: argmax(logits + Gumbel noise) ~ softmax(logits)
             logits = logits - torch.log(-torch.log(torch.rand_like(logits).clamp_min(1e-20)))
         a = logits.argmax(-1)
-        obs, r, _, _, _ = env.step(a.reshape(-1))
+        obs, r, _, _, _ = env._step(a.reshape(-1))  # step() without its input checks: a is valid
         all_obs.append(o)
         all_a.append(a)
         all_r.append(r.reshape(M, n_envs))
         all_s.append(env.state.reshape(M, n_envs, -1))
-    return torch.stack(all_obs), torch.stack(all_a), torch.stack(all_r), torch.stack(all_s)
+    return torch.stack(all_obs), torch.stack(all_a), torch.stack(all_r), torch.stack(all_s), torch.stack(all_logits)
 
 
 def train_pg(policy: nn.Module, iters: int, d=None, entropy_coef: float = 0.0, n_envs: int = 256,
@@ -213,8 +222,10 @@ def train_pg(policy: nn.Module, iters: int, d=None, entropy_coef: float = 0.0, n
     M = _members(policy)
     if loss_fn is not None and M != 1:
         raise ValueError(f"a custom loss_fn trains one member at a time, the policy has {M}")
+    from lecture_utils.optim import Adam  # torch.optim.Adam's update, without its 2 s import of torch._dynamo
+
     params = [p for p in policy.parameters() if p.requires_grad]
-    opt = torch.optim.Adam(params, lr=lr)
+    opt = Adam(params, lr=lr)
     curve = np.zeros((iters, M))
     steps = range(iters)
     if progress_desc:
@@ -222,9 +233,7 @@ def train_pg(policy: nn.Module, iters: int, d=None, entropy_coef: float = 0.0, n
 
         steps = progress(steps, desc=progress_desc)
     for i in steps:
-        obs, actions, rewards, _ = rollout_runners(policy, n_envs, d)
-        T, M, N, _ = obs.shape
-        logits = policy(obs.permute(1, 0, 2, 3).reshape(M, T * N, -1)).reshape(M, T, N, -1).transpose(0, 1)
+        _, actions, rewards, _, logits = _rollout(policy, n_envs, d)  # logits [T, M, N, A] with their graph
         if loss_fn is None:
             from lecture_utils.policy_losses import entropy_pg_loss
 

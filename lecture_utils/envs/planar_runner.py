@@ -68,6 +68,11 @@ def step_dynamics(state: torch.Tensor, action: torch.Tensor, eps: torch.Tensor |
     if action.numel() and (int(action.min()) < 0 or int(action.max()) >= N_ACTIONS):
         raise ValueError(f"actions are integers 0..{N_ACTIONS - 1}, got values in [{int(action.min())}, "
                          f"{int(action.max())}]")
+    return _dynamics(state, action, eps)
+
+
+def _dynamics(state: torch.Tensor, action: torch.Tensor, eps: torch.Tensor | None) -> torch.Tensor:
+    """step_dynamics() without its input checks, for actions a policy has just sampled (always valid)."""
     turns = torch.tensor(TURNS, dtype=state.dtype)
     theta = state[:, 4] + turns[action % N_TURNS]
     if eps is not None:
@@ -125,8 +130,12 @@ class BatchedPlanarRunner:
         return observe(self.state), {}
 
     def step(self, actions: torch.Tensor):
+        return self._step(actions, step_dynamics)
+
+    def _step(self, actions: torch.Tensor, dynamics=_dynamics):
+        """step(); by default without the input checks, for actions a policy has just sampled (always valid)."""
         eps = NOISE * torch.randn(self.num_envs, generator=self._generator)
-        self.state = step_dynamics(self.state, actions, eps)
+        self.state = dynamics(self.state, actions, eps)
         self.t += 1
         r = reward(self.state, self.d)
         terminated = torch.zeros(self.num_envs, dtype=torch.bool)
