@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cache, lru_cache
 
 import numpy as np
 
@@ -196,8 +196,10 @@ class BayesOptimal:
 # -------------------------------------------------------------------------- Gittins (finite horizon)
 
 
+@cache
 def gittins_table(n: int, iters: int = 40) -> np.ndarray:
-    """Finite-horizon Gittins indices G[s, f, m] of a Beta(1 + s, 1 + f) arm with m pulls left.
+    """Finite-horizon Gittins indices G[s, f, m] of a Beta(1 + s, 1 + f) arm with m pulls left (read-only:
+    computed once per (n, iters) in a process, as a notebook asks for the same table in several cells).
 
     G is the known per-pull payoff lambda at which one is indifferent between retiring to lambda for all
     m pulls and pulling the unknown arm (keeping the option to retire later); found by bisection on
@@ -224,6 +226,7 @@ def gittins_table(n: int, iters: int = 40) -> np.ndarray:
             lo, hi = np.where(above, lam, lo), np.where(above, hi, lam)
         for q, (s0, f0) in enumerate(starts):
             G[s0, f0, m] = (lo[q] + hi[q]) / 2
+    G.setflags(write=False)
     return G
 
 
