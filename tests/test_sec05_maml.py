@@ -376,3 +376,21 @@ def test_evaluate_seeds_chooses_methods_and_rejects_unknown_ones():
     assert set(ev) == {"MAML", "oracle"}
     with pytest.raises(ValueError, match="unknown method"):
         evaluate_seeds(seeds=(0,), steps=1, n_traj=2, goals=goals, methods=("MAML", "Reptile"))
+
+
+def test_notebook_evaluation_is_evaluate_seeds_row_for_training_seed_0():
+    """Notebook 05 runs the paper protocol with adapt_rl in front of the reader (seed 20_000, step sizes alpha,
+    alpha/2, alpha/2, the paper's goals) and cites it as evaluate_seeds' row for training seed 0 (lecture bench)."""
+    from lecture_utils import checkpoints
+    from lecture_utils.maml import evaluate_seeds
+
+    goals = maml.paper_test_goals()
+    ev = evaluate_seeds(seeds=(0,), steps=3, n_traj=3, methods=("MAML", "pretrained"))
+    policy, ckpt = checkpoints.load_maml(0)
+    alphas = maml.paper_test_step_sizes(ckpt["config"]["alpha"], 3)
+    for name, key in (("MAML", "maml"), ("pretrained", "pretrained")):
+        rets, _, thetas = maml.adapt_rl(policy, ckpt[key], goals, n_traj=3, alpha=alphas, steps=3,
+                                        generator=torch.Generator().manual_seed(20_000), keep=True)
+        assert torch.equal(rets.mean(1), ev[name][0])
+        assert len(thetas) == 4 and thetas[1]["log_std"].shape == (40, 2)
+    assert torch.equal(maml.point_nav_oracle_return(goals).mean(0, keepdim=True), ev["oracle"][0])
