@@ -394,3 +394,24 @@ def test_notebook_evaluation_is_evaluate_seeds_row_for_training_seed_0():
         assert torch.equal(rets.mean(1), ev[name][0])
         assert len(thetas) == 4 and thetas[1]["log_std"].shape == (40, 2)
     assert torch.equal(maml.point_nav_oracle_return(goals).mean(0, keepdim=True), ev["oracle"][0])
+
+
+def test_rollout_fast_path_equals_the_policy_forward_and_env_step():
+    """rollout_point_nav's lean loop (cached layer views, in-place tanh, env._advance) gives bit-identical results
+    to stepping BatchedPointNav.step with GaussianMLPPolicy.forward_batched."""
+    from lecture_utils.envs.point_nav import BatchedPointNav
+
+    torch.manual_seed(0)
+    model = GaussianMLPPolicy(hidden=(16, 16), init_std=1.0, out_scale=1.0, action_scale=0.1)
+    goals = torch.tensor([[0.02, 0.01], [-0.3, 0.2]])
+    theta = batch_params(init_params(model), 2)
+    b = rollout_point_nav(model, theta, goals, n_traj=3, generator=torch.Generator().manual_seed(1), horizon=30)
+    env, gen = BatchedPointNav(goals, 3, 30), torch.Generator().manual_seed(1)
+    o, _ = env.reset()
+    with torch.no_grad():
+        for t in range(30):
+            mean, log_std = model.forward_batched(theta, o)
+            a = mean + torch.exp(log_std)[:, None, :] * torch.randn(mean.shape, generator=gen)
+            assert torch.equal(b["obs"][:, :, t], o) and torch.equal(b["actions"][:, :, t], a)
+            o, r, *_ = env.step(0.1 * a)
+            assert torch.equal(b["rewards"][:, :, t], r)
