@@ -102,6 +102,37 @@ def log_prob(model: nn.Module, params: Params, obs: torch.Tensor, actions: torch
     return (-0.5 * z**2 - log_std - 0.5 * math.log(2 * math.pi)).sum(-1)
 
 
+def _rollout_mean(model: nn.Module, params: Params):
+    """obs [T, N, d] -> mu_theta_i(obs) [T, N, act_dim] without autograd, for a rollout's many small steps.
+
+    For a GaussianMLPPolicy: `forward_batched`'s operations, identical results, with the per-layer lookups done once
+    and the tanh computed in place (a rollout step is mostly per-operation overhead).
+    """
+    if not isinstance(model, GaussianMLPPolicy):
+        return lambda o: policy_forward(model, params, o, batched=True)[0]
+    layers = []
+    for i, layer in enumerate(model.mu):
+        if isinstance(layer, nn.Linear):
+            layers.append((params[f"mu.{i}.bias"][:, None, :], params[f"mu.{i}.weight"].transpose(1, 2)))
+        elif isinstance(layer, nn.Tanh):
+            layers.append(None)
+        else:
+            layers.append(layer)
+
+    def mean_of(o: torch.Tensor) -> torch.Tensor:
+        h = o
+        for layer in layers:
+            if layer is None:  # tanh(h) = 2 sigmoid(2h) - 1, as forward_batched without autograd
+                h = h.mul_(2).sigmoid_().mul_(2).sub_(1)
+            elif isinstance(layer, tuple):
+                h = torch.baddbmm(layer[0], h, layer[1])
+            else:
+                h = layer(h)
+        return h
+
+    return mean_of
+
+
 @torch.no_grad()
 def rollout_point_nav(model: nn.Module, params: Params, goals: torch.Tensor, n_traj: int,
             generator: torch.Generator | None = None, horizon: int = HORIZON,
@@ -119,17 +150,20 @@ def rollout_point_nav(model: nn.Module, params: Params, goals: torch.Tensor, n_t
     o, _ = env.reset()
     terminated = torch.zeros(env.n_tasks, n_traj, dtype=torch.bool)
     obs, acts, rews, alive = [], [], [], []
+    mean_of = _rollout_mean(model, params)
+    std = torch.exp(policy_forward(model, params, o, batched=True)[1])[:, None, :]  # state-independent sigma
     for _ in range(horizon):
-        mean, log_std = policy_forward(model, params, o, batched=True)
+        mean = mean_of(o)
         a = mean
         if not deterministic:
             noise = torch.randn(mean.shape, generator=generator)
-            a = mean + torch.exp(log_std)[:, None, :] * noise
+            a = mean + std * noise
         obs.append(o)
         acts.append(a)
         alive.append((~terminated).float())
-        o, r, terminated, _, _ = env.step(a if scale == 1.0 else scale * a)
-        rews.append(r)
+        env._advance(a if scale == 1.0 else scale * a)  # env.step without its defensive copies (nothing is in place)
+        o, terminated = env.pos, env._terminated
+        rews.append(env._reward)
     obs_t = torch.stack(obs, 2)
     return {"obs": obs_t, "actions": torch.stack(acts, 2), "rewards": torch.stack(rews, 2), "goals": env.goals,
             "mask": torch.stack(alive, 2), "positions": torch.cat([obs_t, o[:, :, None, :]], 2)}
@@ -204,6 +238,24 @@ def per_task_pg_loss(model: nn.Module, params: Params, batch: dict[str, torch.Te
     """
     if baseline not in ("linear", "time"):
         raise ValueError(f'baseline must be "linear" or "time", got {baseline!r}')
+    n_tasks, per_task = batch["rewards"].shape[0], batch["rewards"][0].numel()
+    chunk = max(1, CHUNK_STEPS // max(1, per_task))
+    if n_tasks <= chunk:
+        return _per_task_pg_loss(model, params, batch, gamma, normalize, baseline)
+    keys = [k for k in ("obs", "actions", "rewards", "mask") if k in batch]  # every task's loss is its own:
+    return torch.cat([_per_task_pg_loss(model, {k: v[s:s + chunk] for k, v in params.items()},  # same numbers
+                                        {k: batch[k][s:s + chunk] for k in keys}, gamma, normalize, baseline)
+                      for s in range(0, n_tasks, chunk)])
+
+
+# per_task_pg_loss evaluates the policy on at most this many steps (tasks x trajectories x horizon) at once: a large
+# batch (e.g. 40 goals x 40 trajectories) in chunks of whole tasks keeps each chunk's activations in the CPU's cache
+# (forward and backward about 1.5x faster, bit-identical: no task's computation mixes with another's)
+CHUNK_STEPS = 32_000
+
+
+def _per_task_pg_loss(model: nn.Module, params: Params, batch: dict[str, torch.Tensor], gamma: float,
+                      normalize: bool, baseline: str) -> torch.Tensor:
     lp = log_prob(model, params, batch["obs"], batch["actions"], batched=True)
     rewards = batch["rewards"].detach()
     mask = batch.get("mask")

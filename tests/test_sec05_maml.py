@@ -376,3 +376,64 @@ def test_evaluate_seeds_chooses_methods_and_rejects_unknown_ones():
     assert set(ev) == {"MAML", "oracle"}
     with pytest.raises(ValueError, match="unknown method"):
         evaluate_seeds(seeds=(0,), steps=1, n_traj=2, goals=goals, methods=("MAML", "Reptile"))
+
+
+def test_notebook_evaluation_is_evaluate_seeds_row_for_training_seed_0():
+    """Notebook 05 runs the paper protocol with adapt_rl in front of the reader (seed 20_000, step sizes alpha,
+    alpha/2, alpha/2, the paper's goals) and cites it as evaluate_seeds' row for training seed 0 (lecture bench)."""
+    from lecture_utils import checkpoints
+    from lecture_utils.maml import evaluate_seeds
+
+    goals = maml.paper_test_goals()
+    ev = evaluate_seeds(seeds=(0,), steps=3, n_traj=3, methods=("MAML", "pretrained"))
+    policy, ckpt = checkpoints.load_maml(0)
+    alphas = maml.paper_test_step_sizes(ckpt["config"]["alpha"], 3)
+    for name, key in (("MAML", "maml"), ("pretrained", "pretrained")):
+        rets, _, thetas = maml.adapt_rl(policy, ckpt[key], goals, n_traj=3, alpha=alphas, steps=3,
+                                        generator=torch.Generator().manual_seed(20_000), keep=True)
+        assert torch.equal(rets.mean(1), ev[name][0])
+        assert len(thetas) == 4 and thetas[1]["log_std"].shape == (40, 2)
+    assert torch.equal(maml.point_nav_oracle_return(goals).mean(0, keepdim=True), ev["oracle"][0])
+
+
+def test_rollout_fast_path_equals_the_policy_forward_and_env_step():
+    """rollout_point_nav's lean loop (cached layer views, in-place tanh, env._advance) gives bit-identical results
+    to stepping BatchedPointNav.step with GaussianMLPPolicy.forward_batched."""
+    from lecture_utils.envs.point_nav import BatchedPointNav
+
+    torch.manual_seed(0)
+    model = GaussianMLPPolicy(hidden=(16, 16), init_std=1.0, out_scale=1.0, action_scale=0.1)
+    goals = torch.tensor([[0.02, 0.01], [-0.3, 0.2]])
+    theta = batch_params(init_params(model), 2)
+    b = rollout_point_nav(model, theta, goals, n_traj=3, generator=torch.Generator().manual_seed(1), horizon=30)
+    env, gen = BatchedPointNav(goals, 3, 30), torch.Generator().manual_seed(1)
+    o, _ = env.reset()
+    with torch.no_grad():
+        for t in range(30):
+            mean, log_std = model.forward_batched(theta, o)
+            a = mean + torch.exp(log_std)[:, None, :] * torch.randn(mean.shape, generator=gen)
+            assert torch.equal(b["obs"][:, :, t], o) and torch.equal(b["actions"][:, :, t], a)
+            o, r, *_ = env.step(0.1 * a)
+            assert torch.equal(b["rewards"][:, :, t], r)
+
+
+@pytest.mark.parametrize("chunk_steps", [1, 24, 36])
+def test_pg_loss_in_chunks_of_tasks_is_bit_identical(monkeypatch, chunk_steps):
+    """per_task_pg_loss splits a large batch into chunks of whole tasks (cache-sized): same losses, same gradients,
+    also through a differentiable inner step (MAML's second order)."""
+    import lecture_utils.policy_gradient as pg
+
+    torch.manual_seed(0)
+    model = GaussianMLPPolicy(hidden=(16, 16), init_std=1.0, out_scale=1.0, action_scale=0.1)
+    goals = sample_goals(5, torch.Generator().manual_seed(2))
+    theta = {k: v.unsqueeze(0).repeat(5, *[1] * v.ndim).requires_grad_(True) for k, v in init_params(model).items()}
+    batch = rollout_point_nav(model, theta, goals, n_traj=3, generator=torch.Generator().manual_seed(1), horizon=4)
+
+    def run():
+        loss = pg.per_task_pg_loss(model, theta, batch)
+        g = torch.autograd.grad(loss.sum(), list(theta.values()), create_graph=True)
+        return [loss, *g, *torch.autograd.grad(sum(x.pow(2).sum() for x in g), list(theta.values()))]
+
+    whole = run()
+    monkeypatch.setattr(pg, "CHUNK_STEPS", chunk_steps)  # 12 steps a task: chunks of 1, 2 or 3 of the 5 tasks
+    assert all(torch.equal(a, b) for a, b in zip(whole, run()))

@@ -104,14 +104,19 @@ class BatchedPointNav:
     def step(self, actions: torch.Tensor):
         if actions.shape != self.pos.shape:
             raise ValueError(f"actions must have shape {tuple(self.pos.shape)}, got {tuple(actions.shape)}")
+        self._advance(actions)
+        truncated = ~self._terminated & (self.t >= self.horizon)
+        return self.pos.clone(), self._reward, self._terminated.clone(), truncated, {}
+
+    def _advance(self, actions: torch.Tensor) -> None:
+        """The dynamics: move, reward, terminate. Every update makes new tensors (never in place), so the
+        rollout loop may keep self.pos, self._reward and self._terminated of each step without copying them."""
         alive = ~self._terminated
         self.pos = self.pos + alive[..., None] * actions.clamp(-MAX_ACTION, MAX_ACTION)
         offset = self.pos - self.goals[:, None, :]
-        reward = -torch.linalg.norm(offset, dim=-1) * alive
+        self._reward = -torch.linalg.norm(offset, dim=-1) * alive
         self._terminated = self._terminated | (offset.abs() < GOAL_TOLERANCE).all(-1)
         self.t += 1
-        truncated = ~self._terminated & (self.t >= self.horizon)
-        return self.pos.clone(), reward, self._terminated.clone(), truncated, {}
 
 
 def plot_paths(ax, positions, goal=None, color=None, label: str | None = None, opacity: float = 0.5):
