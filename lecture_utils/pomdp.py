@@ -113,14 +113,11 @@ def belief_update(fam: TaskFamily, b: np.ndarray, s: int, a: int, r: float, s_ne
 
 def outcomes(fam: TaskFamily, b: np.ndarray, s: int, a: int):
     """The possible (s', r, probability, b') after action a in s under belief b."""
-    out = []
-    for s_next in range(fam.n_states):
-        for r in (0.0, 1.0):
-            lik = fam.T[:, s, a, s_next] * (fam.R[:, s, a] if r else 1.0 - fam.R[:, s, a])
-            prob = float(b @ lik)
-            if prob > 1e-12:
-                out.append((s_next, r, prob, b * lik / prob))
-    return out
+    p_r = np.stack([1.0 - fam.R[:, s, a], fam.R[:, s, a]], axis=-1)  # [n, 2]: P_i(r = 0), P_i(r = 1)
+    lik = fam.T[:, s, a, :, None] * p_r[:, None, :]  # [n, S, 2]: T_i(s' | s, a) P_i(r | s, a)
+    prob = np.tensordot(b, lik, axes=1)  # [S, 2]
+    return [(s_next, float(r), float(prob[s_next, r]), b * lik[:, s_next, r] / prob[s_next, r])
+            for s_next, r in zip(*np.nonzero(prob > 1e-12))]
 
 
 # -------------------------------------------------------------------- policies that use the belief
@@ -202,7 +199,7 @@ class MostLikelyTask:
 
     def act(self, s, b, h, rng) -> int:
         q = self.Q[int(np.argmax(b)), h, s]
-        return int(np.flatnonzero(np.isclose(q, q.max(), atol=1e-9))[0])
+        return first_best(q)
 
 
 class PosteriorSampling:
@@ -216,7 +213,13 @@ class PosteriorSampling:
         if self.i is None or b[self.i] == 0 or s == self.fam.s0:
             self.i = int(rng.choice(len(b), p=b))
         q = self.Q[self.i, h, s]
-        return int(np.flatnonzero(np.isclose(q, q.max(), atol=1e-9))[0])
+        return first_best(q)
+
+
+def first_best(q: np.ndarray) -> int:
+    """The first action whose value is within tolerance of the best (np.isclose(q, q.max(), atol=1e-9))."""
+    top = q.max()
+    return int(np.argmax(q >= top - (1e-9 + 1e-5 * abs(top))))
 
 
 def run_trial(fam: TaskFamily, agent, task: int, horizon: int, rng: np.random.Generator) -> dict:
