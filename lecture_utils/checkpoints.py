@@ -21,7 +21,7 @@ MAML_SEEDS = (0, 1, 2)  # the three MAML training seeds shipped for 2D navigatio
 def rl2_path(k: int, n: int, directory: Path | str | None = None, family: str = "uniform") -> Path:
     """Where `lecture train rl2` writes (and the notebook reads) the RL^2 policy for k arms, n pulls per task.
 
-    family: "uniform" (p ~ U[0, 1]^k, the table's) or "safe-risky" (lecture_utils.bandits.SafeRiskyFamily).
+    family: "uniform" (p ~ U[0, 1]^k, the table's) or "safe-risky" (lecture_utils.safe_risky.SafeRiskyFamily).
     """
     if family not in ("uniform", "safe-risky"):
         raise ValueError(f"family must be 'uniform' or 'safe-risky', got {family!r}")

@@ -261,7 +261,8 @@ SAFE_RISKY_H = 20  # pulls per task of the shipped safe-risky checkpoint
 
 
 def safe_risky_sampler(family):
-    """train_rl2's `sample_tasks` for a lecture_utils.bandits.SafeRiskyFamily: (generator, batch, k) -> p [batch, k]."""
+    """train_rl2's `sample_tasks` for a lecture_utils.safe_risky.SafeRiskyFamily:
+    (generator, batch, k) -> p [batch, k]."""
     P = torch.as_tensor(family.P, dtype=torch.get_default_dtype())
 
     def sample(generator, batch, k):
@@ -274,12 +275,12 @@ def safe_risky_sampler(family):
 
 def compare_safe_risky(family, H: int = SAFE_RISKY_H, n_tasks: int = 10_000, seed: int = 0, rl2_dir=None,
                        curves: dict | None = None) -> dict:
-    """lecture_utils.bandits.compare_safe_risky plus the shipped RL^2 agent: {name: (mean total, s.e.)}.
+    """lecture_utils.safe_risky.compare_safe_risky plus the shipped RL^2 agent: {name: (mean total, s.e.)}.
     `curves`, if given, receives each method's mean reward at every pull ([H] arrays)."""
-    from lecture_utils import bandits as bd
+    from lecture_utils import safe_risky
     from lecture_utils.checkpoints import load_rl2
 
-    out, p = bd.compare_safe_risky(family, H, n_tasks, seed, curves=curves)
+    out, p = safe_risky.compare_safe_risky(family, H, n_tasks, seed, curves=curves)
     policy, _, _ = load_rl2(family.k, H, rl2_dir, family="safe-risky")
     gen = torch.Generator().manual_seed(seed + 1)
     rewards = rollout_bandits(policy, torch.as_tensor(p, dtype=torch.get_default_dtype()), H, gen).rewards.numpy()

@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 
 from lecture_utils import bandits as bd
+from lecture_utils import safe_risky as sr
 from lecture_utils.bandit_belief import beta_update
 
 
@@ -150,7 +151,7 @@ def test_win_stay_lose_shift():
 
 
 def test_safe_risky_family_posterior_by_hand():
-    fam = bd.SafeRiskyFamily(0.5, 0.9, 3)
+    fam = sr.SafeRiskyFamily(0.5, 0.9, 3)
     assert fam.k == 4 and fam.P.shape == (3, 4) and np.all(fam.P[:, 0] == 0.5)
     s = np.array([[0, 0, 0, 0], [4, 0, 1, 0]])
     f = np.array([[1, 2, 0, 0], [0, 0, 3, 5]])
@@ -162,36 +163,36 @@ def test_safe_risky_family_posterior_by_hand():
     assert set(map(tuple, tasks)) == set(map(tuple, fam.P))
     for bad in ({"p_safe": 0.9, "p_good": 0.5}, {"p_good": 1.0}, {"m": 1}):
         with pytest.raises(ValueError, match="p_safe < p_good < 1"):
-            bd.SafeRiskyFamily(**bad)
+            sr.SafeRiskyFamily(**bad)
     with pytest.raises(ValueError, match="this family has k = 4"):
         fam.posterior(np.zeros((1, 3)), np.zeros((1, 3)))
 
 
 def test_safe_risky_bayes_optimal_value_by_hand_and_by_simulation():
-    fam = bd.SafeRiskyFamily(0.5, 0.9, 3)
-    assert bd.SafeRiskyBayesOptimal(fam, 1).value() == pytest.approx(0.5)  # one pull: the safe arm
+    fam = sr.SafeRiskyFamily(0.5, 0.9, 3)
+    assert sr.SafeRiskyBayesOptimal(fam, 1).value() == pytest.approx(0.5)  # one pull: the safe arm
     # two pulls: trying a risky arm (0.3 * (1 + 0.9) + 0.7 * 0.5 = 0.92) does not pay; the safe arm twice does
-    assert bd.SafeRiskyBayesOptimal(fam, 2).value() == pytest.approx(1.0)
+    assert sr.SafeRiskyBayesOptimal(fam, 2).value() == pytest.approx(1.0)
     # three pulls: a risky arm first; after its failure a second one (good with probability 1 / 2.1), after that
     # failure too the third (good with probability 1 / 1.2: its mean 0.75 beats the safe arm)
     hit = 0.9 / 2.1
-    assert bd.SafeRiskyBayesOptimal(fam, 3).value() == pytest.approx(0.3 * (1 + 2 * 0.9)
+    assert sr.SafeRiskyBayesOptimal(fam, 3).value() == pytest.approx(0.3 * (1 + 2 * 0.9)
                                                                      + 0.7 * (hit * 1.9 + (1 - hit) * 0.9 / 1.2))
-    opt = bd.SafeRiskyBayesOptimal(fam, 12)
+    opt = sr.SafeRiskyBayesOptimal(fam, 12)
     sim = bd.run_trials(opt, fam.sample(np.random.default_rng(1), 3000), 12, np.random.default_rng(2))
     assert abs(sim.mean - opt.value()) < 3 * sim.stderr
-    g = bd.run_trials(bd.family_greedy(fam), fam.sample(np.random.default_rng(1), 500), 12, np.random.default_rng(2))
+    g = bd.run_trials(sr.family_greedy(fam), fam.sample(np.random.default_rng(1), 500), 12, np.random.default_rng(2))
     assert np.all(g.actions == 0)  # greedy never tries a risky arm
     with pytest.raises(ValueError, match="k=4, H=12"):
         opt(np.zeros((2, 4), int), np.zeros((2, 4), int), 0, 10, np.random.default_rng(0))
     with pytest.raises(ValueError, match="H >= 1"):
-        bd.SafeRiskyBayesOptimal(fam, 0)
+        sr.SafeRiskyBayesOptimal(fam, 0)
 
 
 def test_compare_safe_risky_greedy_fails_bayes_optimal_does_not():
-    fam = bd.SafeRiskyFamily()
+    fam = sr.SafeRiskyFamily()
     curves = {}
-    out, p = bd.compare_safe_risky(fam, 20, n_tasks=1000, tune_tasks=500, curves=curves)
+    out, p = sr.compare_safe_risky(fam, 20, n_tasks=1000, tune_tasks=500, curves=curves)
     assert list(out) == ["random", "greedy", "eps-greedy", "UCB1", "Thompson (Beta)", "posterior sampling",
                          "Bayes-optimal"] and p.shape == (1000, 4)
     frac = {m: bd.fraction_of_the_way(v, out["random"][0], out["Bayes-optimal"][0]) for m, (v, _) in out.items()}

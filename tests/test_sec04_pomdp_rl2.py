@@ -8,6 +8,7 @@ import torch
 
 from lecture_utils import bandits as bd
 from lecture_utils import checkpoints, pomdp, rl2
+from lecture_utils import safe_risky as sr
 
 torch.set_num_threads(1)  # as lecture_utils.setup() does: tiny networks are much slower with a thread pool
 
@@ -162,7 +163,7 @@ def test_shipped_checkpoints_load_and_are_small():
         assert (cfg.k, cfg.n) == (k, n) and len(info["curve"]) == cfg.iters
     with pytest.raises(FileNotFoundError, match="lecture train rl2"):
         checkpoints.load_rl2(7, 3)
-    family = bd.SafeRiskyFamily()
+    family = sr.SafeRiskyFamily()
     path = checkpoints.rl2_path(family.k, rl2.SAFE_RISKY_H, family="safe-risky")
     assert path.name == "rl2_safe_risky_k4_n20.pt" and path.stat().st_size < 100_000
     pol, cfg, info = checkpoints.load_rl2(family.k, rl2.SAFE_RISKY_H, family="safe-risky")
@@ -192,7 +193,7 @@ def test_compare_methods_table_row():
 
 
 def test_compare_safe_risky_rl2_near_the_limit_greedy_far_below():
-    family = bd.SafeRiskyFamily()
+    family = sr.SafeRiskyFamily()
     curves = {}
     row = rl2.compare_safe_risky(family, n_tasks=1000, curves=curves)
     assert list(row)[-2:] == ["RL^2", "Bayes-optimal"] and curves["RL^2"].shape == (rl2.SAFE_RISKY_H,)

@@ -7,7 +7,7 @@ shipped checkpoints.
 
 from __future__ import annotations
 
-from lecture_utils.bandits import SafeRiskyFamily, compare_baselines, fraction_of_the_way
+from lecture_utils.bandits import compare_baselines, fraction_of_the_way
 from lecture_utils.checkpoints import load_rl2
 from lecture_utils.rl2 import (
     PAPER_K5_N10,
@@ -17,6 +17,7 @@ from lecture_utils.rl2 import (
     compare_methods,
     compare_safe_risky,
 )
+from lecture_utils.safe_risky import SafeRiskyFamily
 
 AIM = "RL^2 near Bayes-optimal as in Duan et al. 2016, Table 1"
 

@@ -14,15 +14,10 @@ from pathlib import Path
 
 import numpy as np
 
-from lecture_utils.bandits import (
-    BayesOptimal,
-    SafeRiskyBayesOptimal,
-    SafeRiskyFamily,
-    fraction_of_the_way,
-    sample_tasks,
-)
+from lecture_utils.bandits import BayesOptimal, fraction_of_the_way, sample_tasks
 from lecture_utils.checkpoints import DIR, rl2_path, save_rl2
 from lecture_utils.rl2 import SAFE_RISKY_H, RL2Config, evaluate, safe_risky_sampler, train_rl2
+from lecture_utils.safe_risky import SafeRiskyBayesOptimal, SafeRiskyFamily
 
 # (k, n) -> number of A2C updates; the table's settings
 SETTINGS: dict[tuple[int, int], int] = {(2, 10): 3000, (5, 10): 5000, (2, 20): 4000}
@@ -35,7 +30,7 @@ SAFE_RISKY_ENTROPY = 0.3
 
 
 def train_safe_risky(out: Path, quick: bool = False, seed: int = 0) -> Path:
-    """RL^2 on lecture_utils.bandits.SafeRiskyFamily() with H = 20 pulls: rl2_safe_risky_k4_n20.pt."""
+    """RL^2 on lecture_utils.safe_risky.SafeRiskyFamily() with H = 20 pulls: rl2_safe_risky_k4_n20.pt."""
     family, H = SafeRiskyFamily(), SAFE_RISKY_H
     cfg = RL2Config(k=family.k, n=H, iters=20 if quick else SAFE_RISKY_ITERS, seed=seed,
                     entropy_start=SAFE_RISKY_ENTROPY)
