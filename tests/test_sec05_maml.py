@@ -331,7 +331,7 @@ def test_shipped_rl_checkpoints_match_the_documented_command():
         assert path.exists(), f"missing {path.name}: run `lecture train maml --seed {seed}`"
         policy, ckpt = checkpoints.load_maml(path=path)
         assert ckpt["seed"] == seed
-        assert ckpt["config"] == maml_training.CONFIG
+        assert {**maml_training.LEGACY_DEFAULTS, **ckpt["config"]} == maml_training.CONFIG
     ev = evaluate_seeds(seeds=(0,), steps=1, n_traj=2, goals=torch.tensor([[0.1, 0.2], [0.3, 0.0]]))
     assert set(ev) == {"MAML", "pretrained", "random init", "oracle"}
     assert ev["MAML"].shape == (1, 2) and ev["oracle"].shape == (1, 1)
