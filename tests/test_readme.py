@@ -3,6 +3,7 @@ option it shows exists, and the trainers it names are the ones `lecture train --
 
 from __future__ import annotations
 
+import functools
 import re
 from pathlib import Path
 
@@ -53,8 +54,22 @@ def unknown_commands(text: str) -> list[str]:
         if name not in subs:
             bad.append(f"lecture {name}")
             continue
-        bad += [f"lecture {name} {opt}" for opt in re.findall(r"(--[a-z][a-z-]*)", rest) if opt not in subs[name]]
+        known = subs[name]
+        trainer = re.match(r" ([a-z0-9_]+)", rest) if name == "train" else None
+        if trainer:  # `lecture train NAME --opt`: the options are the trainer's own (its argparse --help)
+            known = known | _trainer_options(trainer.group(1))
+        bad += [f"lecture {name} {opt}" for opt in re.findall(r"(--[a-z][a-z-]*)", rest) if opt not in known]
     return bad
+
+
+@functools.cache
+def _trainer_options(trainer: str) -> set[str]:
+    import subprocess
+    import sys
+
+    r = subprocess.run([sys.executable, "-m", "lecture_admin", "train", trainer, "--help"], cwd=ROOT,
+                       capture_output=True, text=True, timeout=120)
+    return set(re.findall(r"(--[a-z][a-z-]*)", r.stdout)) if r.returncode == 0 else set()
 
 
 def test_every_lecture_command_the_readme_shows_exists():
@@ -64,6 +79,8 @@ def test_every_lecture_command_the_readme_shows_exists():
 def test_the_commands_test_can_fail():
     assert unknown_commands("run `lecture grade x --jobs 2 --frobnicate` and `lecture fly`") == [
         "lecture grade --frobnicate", "lecture fly"]
+    assert unknown_commands("`lecture train maml --std-lr-scale 10` and `lecture train maml --no-such-flag`") == [
+        "lecture train --no-such-flag"]
 
 
 def test_trainers_named_in_the_readme_are_the_trainers():
