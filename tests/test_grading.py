@@ -110,8 +110,10 @@ def graded(tmp_path_factory):
         _submission(d / f"{name}.ipynb", a, b, extra)
     (d / "broken.ipynb").write_text("{ not json")
     before = {p: p.read_bytes() for p in d.iterdir()}
+    # cell_timeout: the hanging cell spins a core until it is stopped, so it is kept short (homework 00's honest
+    # cells take well under a second; a 45 s limit cost 30 CPU seconds of the suite for nothing)
     results = grade_many(sorted(d.glob("*.ipynb")), load_homeworks(EX), jobs=2, seed=20261201,
-                         limits=Limits(cell_timeout=45, total_timeout=240, memory_mb=1536))
+                         limits=Limits(cell_timeout=15, total_timeout=240, memory_mb=1536))
     try:
         conn = listener.accept()
     except OSError:

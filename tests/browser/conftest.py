@@ -7,6 +7,7 @@ the message of a failing test).
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import sys
 from pathlib import Path
@@ -19,6 +20,7 @@ from labdriver import (  # noqa: E402
     COURSE_ROOT,
     SKIP_REASON,
     LabServer,
+    close_documents,
     open_browser,
     playwright,
     screenshot_folder,
@@ -69,15 +71,41 @@ def course_lab(tmp_path_factory):
     assert not changed, f"JupyterLab modified committed notebooks: {changed}"
 
 
+@pytest.fixture(scope="session")
+def _lab_tab(chromium):
+    """The worker's JupyterLab tab, kept from test to test (open_notebook opens the next notebook in the app it
+    already shows); replaced by a fresh tab after a failure."""
+    tab = {"page": None}
+    yield tab
+    if tab["page"] is not None and not tab["page"].is_closed():
+        tab["page"].close()
+
+
+@pytest.hookimpl(wrapper=True, tryfirst=True)
+def pytest_runtest_makereport(item, call):
+    report = yield
+    if report.when == "call" and report.failed:
+        item.browser_test_failed = True
+    return report
+
+
 @pytest.fixture
-def lab_page(chromium):
-    """A fresh tab; closed after the test."""
-    page = chromium.new_page()
-    page.set_default_timeout(30_000)
+def lab_page(_lab_tab, chromium, request):
+    """The worker's JupyterLab tab: every document closed after the test, and the tab itself closed (a fresh
+    one for the next test) when the test failed or the clean-up did."""
+    page = _lab_tab["page"]
+    if page is None or page.is_closed():
+        page = _lab_tab["page"] = chromium.new_page()
+        page.set_default_timeout(30_000)
+    yield page
     try:
-        yield page
-    finally:
-        page.close()
+        if getattr(request.node, "browser_test_failed", False):
+            raise RuntimeError("the test failed: start the next one in a fresh tab")
+        close_documents(page)
+    except Exception:
+        with contextlib.suppress(Exception):
+            page.close()
+        _lab_tab["page"] = None
 
 
 def pytest_terminal_summary(terminalreporter, config):

@@ -126,7 +126,10 @@ class LabServer:
         # CI containers run as root, which JupyterLab refuses without allow_root (config, since
         # `lecture lab` cannot pass options yet; see the report).
         # No port retries: a port taken between free_port() and the bind must fail, not move silently.
-        server_config = {"ServerApp": {"port_retries": 0, **({"allow_root": True} if os.geteuid() == 0 else {})}}
+        # window.jupyterapp: the next notebook opens in the JupyterLab already loaded in the tab (open_notebook), as
+        # a student opens one notebook after another; loading the app again costs ~9 s of CPU per notebook.
+        server_config = {"ServerApp": {"port_retries": 0, **({"allow_root": True} if os.geteuid() == 0 else {})},
+                         "LabApp": {"expose_app_in_browser": True}}
         (config / "jupyter_server_config.json").write_text(json.dumps(server_config))
         env = dict(os.environ)
         env.update(
@@ -350,8 +353,42 @@ def _prompt_number(prompt: str) -> int | None:
     return int(inner) if inner.isdigit() else None
 
 
+def _app_loaded(page, server: LabServer) -> bool:
+    """The tab already shows this server's JupyterLab (with window.jupyterapp, LabServer.env's config)."""
+    if page.is_closed() or not page.url.startswith(f"{server.url}/lab"):
+        return False
+    return bool(page.evaluate("() => !!(window.jupyterapp && window.jupyterapp.shell)"))
+
+
+def close_documents(page) -> None:
+    """Close every open document in the tab's JupyterLab without saving (autosave is off; the committed notebook
+    stays as it is) and dismiss any dialog, so that the next notebook opens in a clean app."""
+    if page.is_closed():
+        return
+    for _ in range(3):
+        if not page.locator(".jp-Dialog").count():
+            break
+        page.keyboard.press("Escape")
+        page.wait_for_timeout(200)
+    page.evaluate("""() => {
+      const app = window.jupyterapp;
+      if (!app) return;
+      for (const w of Array.from(app.shell.widgets('main'))) {
+        if (w.context && w.context.model) { w.context.model.dirty = false; }
+        w.dispose();
+      } }""")
+
+
 def open_notebook(page, server: LabServer, rel_path: str, workspace: str, timeout: float = 90.0) -> None:
-    page.goto(server.lab_url(rel_path, workspace))
+    """Open rel_path in JupyterLab and wait until its cells show and its kernel is idle: in the JupyterLab the tab
+    already shows (File > Open, by the app's command), or else by loading JupyterLab at the notebook's URL in a fresh
+    workspace."""
+    if _app_loaded(page, server):
+        close_documents(page)
+        page.evaluate("p => window.jupyterapp.commands.execute('docmanager:open', {path: p, factory: 'Notebook'})",
+                      rel_path)
+    else:
+        page.goto(server.lab_url(rel_path, workspace))
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         _accept_kernel_dialog(page, server)
@@ -730,4 +767,6 @@ def run_course_notebook(page, server: LabServer, rel_path: str, screenshot_dir: 
         record_timing(screenshot_dir, run)
         return run
     finally:
+        with contextlib.suppress(Exception):
+            close_documents(page)
         server.shutdown_kernels()
