@@ -166,16 +166,30 @@ def _step_sizes(alpha, steps: int) -> list[float]:
 
 def adapt_rl(model, params: Params, goals: torch.Tensor, n_traj: int, alpha, steps: int,
              gamma: float = 0.99, generator: torch.Generator | None = None, keep: bool = False,
-             batched: bool = False):
+             batched: bool = False, samples_per_step: int | None = None):
     """Evaluate fast adaptation: for each goal, `steps` policy-gradient steps from theta, n_traj rollouts each.
 
     alpha: one step size for every step, or a sequence of `steps` step sizes (step k uses alpha[k]).
     batched=True: params already carry a leading [T] dimension (a different theta per goal).
+    samples_per_step: sample each step by a budget of this many environment steps per goal, n_traj copies of the
+    environment side by side (rollout_point_nav_budget; the paper's test: n_traj=40, samples_per_step=4000), so
+    episodes that end early at the goal are replaced by new ones; None: exactly n_traj trajectories per step.
     Returns returns [steps + 1, T] (average return with theta, theta', theta'', ...) and, if keep=True,
     also the list of rollouts (dicts of tensors) and the list of parameter dicts (batched over goals)
     at every step.
     """
-    from lecture_utils.policy_gradient import average_return, batch_params, per_task_pg_loss, rollout_point_nav
+    from lecture_utils.policy_gradient import (
+        average_return,
+        batch_params,
+        per_task_pg_loss,
+        rollout_point_nav,
+        rollout_point_nav_budget,
+    )
+
+    def sample(theta: Params) -> dict:
+        if samples_per_step is None:
+            return rollout_point_nav(model, theta, goals, n_traj, generator)
+        return rollout_point_nav_budget(model, theta, goals, samples_per_step, n_traj, generator)
 
     alphas = [float(a) for a in alpha] if isinstance(alpha, (list, tuple)) else [float(alpha)] * steps
     if len(alphas) != steps:
@@ -185,14 +199,14 @@ def adapt_rl(model, params: Params, goals: torch.Tensor, n_traj: int, alpha, ste
     rets, kept = [], []
 
     def pg_loss(_step: int, theta: Params) -> torch.Tensor:  # sample with theta_k, record it, step on it
-        batch = rollout_point_nav(model, theta, goals, n_traj, generator)
-        rets.append(average_return(batch["rewards"]))
+        batch = sample(theta)
+        rets.append(average_return(batch["rewards"], batch.get("episodes")))
         kept.append(batch)
         return per_task_pg_loss(model, theta, batch, gamma).sum()
 
     thetas = adapt(params if batched else batch_params(params, len(goals)), pg_loss, alphas)
-    last = rollout_point_nav(model, thetas[-1], goals, n_traj, generator)  # the adapted policy, measured
-    rets.append(average_return(last["rewards"]))
+    last = sample(thetas[-1])  # the adapted policy, measured
+    rets.append(average_return(last["rewards"], last.get("episodes")))
     kept.append(last)
     out = torch.stack(rets)
     return (out, kept, [{n: v.detach() for n, v in th.items()} for th in thetas]) if keep else out
@@ -232,23 +246,30 @@ def paper_test_goals() -> torch.Tensor:
     return torch.tensor(np.random.RandomState(1).uniform(-0.5, 0.5, size=(40, 2)), dtype=torch.float32)
 
 
+PAPER_SAMPLES_PER_STEP = 4000  # test_maml_point.py: VPG(batch_size=4000, max_path_length=100)
+
+
 def paper_test_step_sizes(alpha: float, steps: int) -> tuple[float, ...]:
     """The paper's test protocol: the first step with the meta-training step size alpha, later steps alpha / 2.
 
     (test_maml_point.py runs VPG with init_learning_rate = alpha for the first update and a learning rate of
-    alpha / 2 after it; every step uses 4,000 samples, i.e. about 40 trajectories of 100 steps.)
+    alpha / 2 after it; every step samples PAPER_SAMPLES_PER_STEP = 4,000 environment steps with 40 environments side
+    by side, i.e. 40 trajectories of 100 steps while no episode ends early, more once episodes end at the goal:
+    see rollout_point_nav_budget.)
     """
     return tuple(alpha if k == 0 else alpha / 2 for k in range(steps))
 
 
 def compare_adaptation(model, methods: dict[str, Params], alpha, steps: int = 3, n_goals: int = 40,
                        n_traj: int = 20, seeds=(0, 1, 2), gamma: float = 0.99,
-                       goals: torch.Tensor | None = None) -> dict[str, torch.Tensor]:
+                       goals: torch.Tensor | None = None,
+                       samples_per_step: int | None = None) -> dict[str, torch.Tensor]:
     """Average return over n_goals new goals after 0..steps inner steps, for every initialisation in `methods`.
 
     alpha: one step size, or one per step (see paper_test_step_sizes). Each evaluation seed draws its own
     goals (the same for every method) unless `goals` [n_goals, 2] is given, which every seed then reuses
-    (with its own sampling noise); all seeds' goals run as one batch of tasks. Also returns the "oracle"
+    (with its own sampling noise); all seeds' goals run as one batch of tasks. samples_per_step: as adapt_rl
+    (None: n_traj trajectories per step; 4000: the paper's budget of environment steps). Also returns the "oracle"
     (moves straight to the goal it sees). Values: tensors [n_seeds, steps + 1] (oracle: [n_seeds, 1]).
     """
     from lecture_utils.envs.point_nav import sample_goals
@@ -264,7 +285,7 @@ def compare_adaptation(model, methods: dict[str, Params], alpha, steps: int = 3,
     out = {}
     for name, params in methods.items():  # one batch of n_seeds x n_goals tasks per method
         gen = torch.Generator().manual_seed(20_000 + seeds[0])  # the same noise for every method
-        rets = adapt_rl(model, params, goals, n_traj, alpha, steps, gamma, gen)
+        rets = adapt_rl(model, params, goals, n_traj, alpha, steps, gamma, gen, samples_per_step=samples_per_step)
         out[name] = rets.reshape(steps + 1, len(seeds), n_goals).mean(-1).T.contiguous()
     out["oracle"] = point_nav_oracle_return(goals).reshape(len(seeds), n_goals).mean(1, keepdim=True)
     return out
@@ -275,11 +296,14 @@ CHECKPOINT_KEYS = {"MAML": "maml", "pretrained": "pretrained"}
 
 
 def evaluate_seeds(seeds=None, steps: int = 3, n_traj: int = 40, goals: torch.Tensor | None = None,
-                   step_sizes=None, methods=EVAL_METHODS) -> dict[str, torch.Tensor]:
+                   step_sizes=None, methods=EVAL_METHODS,
+                   samples_per_step: int | None = PAPER_SAMPLES_PER_STEP) -> dict[str, torch.Tensor]:
     """MAML, pretrained and random init of every shipped training seed, adapted on the same new goals.
 
-    Defaults follow the paper's test protocol: its 40 test goals (paper_test_goals), 40 trajectories per
-    step, step sizes alpha, alpha / 2, alpha / 2 (paper_test_step_sizes), the checkpoint's own gamma.
+    Defaults follow the paper's test protocol: its 40 test goals (paper_test_goals), every step sampled as the
+    paper's VPG did (samples_per_step = 4,000 environment steps, n_traj = 40 environments side by side; see
+    rollout_point_nav_budget), step sizes alpha, alpha / 2, alpha / 2 (paper_test_step_sizes), the checkpoint's own
+    gamma. samples_per_step=None: exactly n_traj trajectories per step instead.
     methods: any of "MAML", "pretrained" and "random init" (a fresh network, seeded by the training seed).
     Returns {method: average return [n_seeds, steps + 1]} plus "oracle" [n_seeds, 1].
     """
@@ -303,7 +327,7 @@ def evaluate_seeds(seeds=None, steps: int = 3, n_traj: int = 40, goals: torch.Te
                 chosen[name] = ckpt[CHECKPOINT_KEYS[name]]
         alphas = step_sizes or paper_test_step_sizes(config["alpha"], steps)
         ev = compare_adaptation(policy, chosen, alpha=alphas, steps=steps, n_traj=n_traj, seeds=(0,),
-                                gamma=config["gamma"], goals=goals)
+                                gamma=config["gamma"], goals=goals, samples_per_step=samples_per_step)
         for name, r in ev.items():
             runs.setdefault(name, []).append(r[0])
     return {name: torch.stack(r) for name, r in runs.items()}

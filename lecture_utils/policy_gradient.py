@@ -169,6 +169,88 @@ def rollout_point_nav(model: nn.Module, params: Params, goals: torch.Tensor, n_t
             "mask": torch.stack(alive, 2), "positions": torch.cat([obs_t, o[:, :, None, :]], 2)}
 
 
+@torch.no_grad()
+def rollout_point_nav_budget(model: nn.Module, params: Params, goals: torch.Tensor, n_steps: int, n_envs: int,
+                             generator: torch.Generator | None = None,
+                             horizon: int = HORIZON) -> dict[str, torch.Tensor]:
+    """Sample by a budget of environment steps per goal, as rllab's VectorizedSampler (the MAML paper's code).
+
+    For each goal, n_envs copies of the environment run side by side; a copy whose episode ends (at the goal, or
+    after `horizon` steps) starts a new one at once. Sampling stops, per goal, after the first step at which the
+    *finished* episodes hold at least n_steps steps; the episodes still running are dropped. So when episodes end
+    early at the goal, a step's batch holds more (short) episodes than n_envs, and the average over the finished
+    episodes weighs short ones more than their share (rllab's AverageReturn). The MAML paper tests with
+    batch_size = 4,000 steps and max_path_length = 100: n_envs = 40, n_steps = 4000.
+    Returns the keys of rollout_point_nav, padded to the largest number of episodes N of any goal (obs, actions,
+    rewards, mask [T, N, H], positions), plus "episodes" [T, N] (1 for a real episode, 0 for padding).
+    """
+    if not isinstance(n_steps, int) or n_steps < 1 or not isinstance(n_envs, int) or n_envs < 1:
+        raise ValueError(f"n_steps and n_envs must be positive integers, got {n_steps!r} and {n_envs!r}")
+    goals = torch.as_tensor(goals, dtype=torch.float32)
+    if goals.ndim != 2 or goals.shape[1] != 2:
+        raise ValueError(f"goals must have shape [n_tasks, 2], got {tuple(goals.shape)}")
+    from lecture_utils.envs.point_nav import GOAL_TOLERANCE, MAX_ACTION
+
+    T, E = len(goals), n_envs
+    scale = getattr(model, "action_scale", 1.0)
+    std = torch.exp(policy_forward(model, params, torch.zeros(T, 1, goals.shape[1]), batched=True)[1])[:, None, :]
+    sub = torch.arange(T)  # the goals still sampling (a goal whose budget is spent is dropped from the batch)
+    mean_of, goals_sub, std_sub = _rollout_mean(model, params), goals[:, None, :], std
+    pos, t_in = torch.zeros(T, E, 2), torch.zeros(T, E, dtype=torch.long)
+    finished = torch.zeros(T, dtype=torch.long)  # steps in the finished episodes of each goal in `sub`
+    segments, rec = [], []  # runs of steps with the same goals sampling: (goals, [per step (obs, a, r, next, t, done)])
+    while len(sub):
+        mean = mean_of(pos)
+        a = mean + std_sub * torch.randn(mean.shape, generator=generator)
+        nxt = pos + (scale * a).clamp(-MAX_ACTION, MAX_ACTION)
+        offset = nxt - goals_sub
+        t_next = t_in + 1
+        done = (offset.abs() < GOAL_TOLERANCE).all(-1) | (t_next >= horizon)
+        rec.append((pos, a, -torch.linalg.norm(offset, dim=-1), nxt, t_in, done))
+        finished = finished + (t_next * done).sum(1)
+        pos, t_in = nxt.masked_fill(done[..., None], 0.0), t_next.masked_fill(done, 0)
+        still = finished < n_steps
+        if not bool(still.all()):
+            segments.append((sub, rec))
+            rec = []
+            sub, pos, t_in, goals_sub, std_sub = sub[still], pos[still], t_in[still], goals_sub[still], std_sub[still]
+            finished = finished[still]
+            mean_of = _rollout_mean(model, {k: v[sub] for k, v in params.items()}) if len(sub) else None
+    S = sum(len(steps) for _, steps in segments)
+    keys = ("obs", "actions", "rewards", "next", "t", "done")
+    r = {"obs": torch.zeros(T, E, S, 2), "actions": torch.zeros(T, E, S, 2), "rewards": torch.zeros(T, E, S),
+         "next": torch.zeros(T, E, S, 2), "t": torch.zeros(T, E, S, dtype=torch.long),
+         "done": torch.zeros(T, E, S, dtype=torch.bool)}
+    start = 0
+    for g, steps in segments:  # into [T, E, S, ...]: S steps of the side-by-side copies
+        for k, values in zip(keys, zip(*steps)):
+            r[k][g, :, start:start + len(steps)] = torch.stack(values, 2)
+        start += len(steps)
+    ends = r["done"].long()  # the episodes that finished while their goal was still sampling
+    kept_per_env = ends.sum(2)  # [T, E]
+    episode = ends.cumsum(2) - ends  # which episode of its copy each step belongs to
+    keep = episode < kept_per_env[..., None]
+    first = kept_per_env.cumsum(1) - kept_per_env  # each copy's episodes are numbered after the previous copies'
+    n_eps = kept_per_env.sum(1)
+    N = int(n_eps.max())
+    ti, ei, si = keep.nonzero(as_tuple=True)
+    ni, hi = first[ti, ei] + episode[ti, ei, si], r["t"][ti, ei, si]
+    out = {"obs": torch.zeros(T, N, horizon, 2), "actions": torch.zeros(T, N, horizon, 2),
+           "rewards": torch.zeros(T, N, horizon), "mask": torch.zeros(T, N, horizon),
+           "positions": torch.zeros(T, N, horizon, 2)}
+    for k, src in (("obs", "obs"), ("actions", "actions"), ("rewards", "rewards"), ("positions", "next")):
+        out[k][ti, ni, hi] = r[src][ti, ei, si]
+    out["mask"][ti, ni, hi] = 1.0
+    length = out["mask"].sum(-1).long()  # [T, N]; 0 for padding
+    last = out["positions"].gather(2, (length - 1).clamp_min(0)[..., None, None].expand(T, N, 1, 2))
+    after = out["mask"] == 0  # the point stays where its episode ended
+    out["positions"] = torch.cat([torch.zeros(T, N, 1, 2),
+                                  torch.where(after[..., None], last, out["positions"])], 2)
+    out["episodes"] = (length > 0).float()
+    out["goals"] = goals
+    return out
+
+
 def advantages(rewards: torch.Tensor, gamma: float, normalize: bool = False) -> torch.Tensor:
     """A_t = G_t - b_t with the time-dependent baseline b_t = mean over trajectories of G_t.
 
@@ -196,13 +278,18 @@ def reinforce_loss(log_probs: torch.Tensor, rewards: torch.Tensor, gamma: float 
     return -(log_probs * A).mean(dim=(-2, -1))
 
 
-def average_return(rewards: torch.Tensor) -> torch.Tensor:
-    """Undiscounted return per trajectory averaged over trajectories: rewards [..., N, H] -> [...]."""
-    return rewards.sum(-1).mean(-1)
+def average_return(rewards: torch.Tensor, episodes: torch.Tensor | None = None) -> torch.Tensor:
+    """Undiscounted return per trajectory averaged over trajectories: rewards [..., N, H] -> [...].
+
+    episodes [..., N]: 1 for the real trajectories of a padded batch (rollout_point_nav_budget), which alone count.
+    """
+    if episodes is None:
+        return rewards.sum(-1).mean(-1)
+    return (rewards.sum(-1) * episodes).sum(-1) / episodes.sum(-1).clamp_min(1.0)
 
 
 def linear_feature_baseline(obs: torch.Tensor, returns: torch.Tensor, mask: torch.Tensor | None = None,
-                            reg: float = 1e-5) -> torch.Tensor:
+                            reg: float = 1e-5, time: torch.Tensor | None = None) -> torch.Tensor:
     """b(s_t, t): a least-squares fit of the reward-to-go on features of the state and time, per task.
 
     The MAML paper's code uses this baseline (rllab's LinearFeatureBaseline): features
@@ -210,6 +297,7 @@ def linear_feature_baseline(obs: torch.Tensor, returns: torch.Tensor, mask: torc
     -||s - g||^2 is linear in (s, s^2), it can tell a trajectory that has wandered off from one near the goal,
     which a time-only baseline cannot: lower variance, and still no bias (it does not depend on the action).
     obs [T, N, H, d], returns [T, N, H], mask [T, N, H] (steps to fit on) -> baseline [T, N, H], no gradient.
+    time [T, N, H]: each entry's step within its episode, if not its index along H (a packed batch).
     """
     if obs.ndim != 4 or returns.shape != obs.shape[:-1]:
         raise ValueError(f"obs [T, N, H, d] and returns [T, N, H] expected, got {tuple(obs.shape)} and "
@@ -217,7 +305,7 @@ def linear_feature_baseline(obs: torch.Tensor, returns: torch.Tensor, mask: torc
     obs, returns = obs.detach().double(), returns.detach().double()
     mask = torch.ones_like(returns) if mask is None else mask.detach().double()
     T, N, H, _ = obs.shape
-    t = (torch.arange(H, dtype=torch.float64) / 100).expand(T, N, H)[..., None]
+    t = (torch.arange(H, dtype=torch.float64) if time is None else time.double()).expand(T, N, H)[..., None] / 100
     o = obs.clamp(-10, 10)
     X = torch.cat([o, o**2, t, t**2, t**3, torch.ones_like(t)], -1)  # [T, N, H, F]
     Xm = (X * mask[..., None]).reshape(T, N * H, -1)
@@ -238,6 +326,8 @@ def per_task_pg_loss(model: nn.Module, params: Params, batch: dict[str, torch.Te
     """
     if baseline not in ("linear", "time"):
         raise ValueError(f'baseline must be "linear" or "time", got {baseline!r}')
+    if "episodes" in batch:  # a padded batch (rollout_point_nav_budget): evaluate the policy on the steps taken only
+        return _packed_pg_loss(model, params, batch, gamma, normalize, baseline)
     n_tasks, per_task = batch["rewards"].shape[0], batch["rewards"][0].numel()
     chunk = max(1, CHUNK_STEPS // max(1, per_task))
     if n_tasks <= chunk:
@@ -257,6 +347,38 @@ CHUNK_STEPS = 32_000
 def _per_task_pg_loss(model: nn.Module, params: Params, batch: dict[str, torch.Tensor], gamma: float,
                       normalize: bool, baseline: str) -> torch.Tensor:
     lp = log_prob(model, params, batch["obs"], batch["actions"], batched=True)
+    A, mask, taken = _pg_advantages(batch, gamma, normalize, baseline)
+    return -(lp * A * mask).sum(dim=(-2, -1)) / taken
+
+
+def _packed_pg_loss(model: nn.Module, params: Params, batch: dict[str, torch.Tensor], gamma: float,
+                    normalize: bool, baseline: str) -> torch.Tensor:
+    """_per_task_pg_loss of a padded batch, computed on each task's taken steps only (packed first)."""
+    if baseline != "linear":
+        A, mask, taken = _pg_advantages(batch, gamma, normalize, baseline)
+        return -(log_prob(model, params, batch["obs"], batch["actions"], batched=True) * A * mask).sum((-2, -1)) / taken
+    mask = batch["mask"]
+    T, N, H = mask.shape
+    flat = mask.reshape(T, N * H)
+    order = torch.sort(flat, dim=1, descending=True, stable=True).indices[:, : int(flat.sum(1).max())]
+    pick = lambda x: x.reshape(T, N * H, *x.shape[3:]).gather(  # noqa: E731
+        1, order.reshape(*order.shape, *([1] * (x.ndim - 3))).expand(*order.shape, *x.shape[3:]))[:, None]
+    G = rewards_to_go(batch["rewards"].detach(), gamma)
+    step = torch.arange(H, dtype=torch.float32).expand(T, N, H)
+    obs, m = pick(batch["obs"]), pick(mask)  # [T, 1, S(, d)]: every task's steps, then padding
+    A = (pick(G) - linear_feature_baseline(obs, pick(G), m, time=pick(step))) * m
+    taken = m.sum(dim=(-2, -1)).clamp_min(1.0)
+    if normalize:
+        centred = (A - (A.sum(dim=(-2, -1)) / taken)[:, None, None]) * m
+        A = centred / ((centred.pow(2).sum(dim=(-2, -1)) / taken).sqrt()[:, None, None] + 1e-8)
+    actions, chunk = pick(batch["actions"]), max(1, CHUNK_STEPS // obs.shape[2])  # cache-sized chunks of tasks
+    lp = torch.cat([log_prob(model, {k: v[i:i + chunk] for k, v in params.items()}, obs[i:i + chunk],
+                             actions[i:i + chunk], batched=True) for i in range(0, T, chunk)])
+    return -(lp * A * m).sum(dim=(-2, -1)) / taken
+
+
+def _pg_advantages(batch: dict[str, torch.Tensor], gamma: float, normalize: bool, baseline: str):
+    """(advantages [T, N, H] (zero on steps not taken), mask [T, N, H], steps taken per task [T]), no gradient."""
     rewards = batch["rewards"].detach()
     mask = batch.get("mask")
     mask = torch.ones_like(rewards) if mask is None else mask
@@ -272,4 +394,4 @@ def _per_task_pg_loss(model: nn.Module, params: Params, batch: dict[str, torch.T
         centred = (A - mean[:, None, None]) * mask
         std = (centred.pow(2).sum(dim=(-2, -1)) / taken).sqrt()
         A = centred / (std[:, None, None] + 1e-8)
-    return -(lp * A * mask).sum(dim=(-2, -1)) / taken
+    return A, mask, taken

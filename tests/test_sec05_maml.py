@@ -332,7 +332,8 @@ def test_shipped_rl_checkpoints_match_the_documented_command():
         policy, ckpt = checkpoints.load_maml(path=path)
         assert ckpt["seed"] == seed
         assert {**maml_training.LEGACY_DEFAULTS, **ckpt["config"]} == maml_training.CONFIG
-    ev = evaluate_seeds(seeds=(0,), steps=1, n_traj=2, goals=torch.tensor([[0.1, 0.2], [0.3, 0.0]]))
+    ev = evaluate_seeds(seeds=(0,), steps=1, n_traj=2, goals=torch.tensor([[0.1, 0.2], [0.3, 0.0]]),
+                        samples_per_step=200)
     assert set(ev) == {"MAML", "pretrained", "random init", "oracle"}
     assert ev["MAML"].shape == (1, 2) and ev["oracle"].shape == (1, 1)
 
@@ -372,7 +373,7 @@ def test_evaluate_seeds_chooses_methods_and_rejects_unknown_ones():
     from lecture_utils.maml import evaluate_seeds
 
     goals = torch.tensor([[0.1, 0.2]])
-    ev = evaluate_seeds(seeds=(0,), steps=1, n_traj=2, goals=goals, methods=("MAML",))
+    ev = evaluate_seeds(seeds=(0,), steps=1, n_traj=2, goals=goals, methods=("MAML",), samples_per_step=None)
     assert set(ev) == {"MAML", "oracle"}
     with pytest.raises(ValueError, match="unknown method"):
         evaluate_seeds(seeds=(0,), steps=1, n_traj=2, goals=goals, methods=("MAML", "Reptile"))
@@ -380,17 +381,19 @@ def test_evaluate_seeds_chooses_methods_and_rejects_unknown_ones():
 
 def test_notebook_evaluation_is_evaluate_seeds_row_for_training_seed_0():
     """Notebook 05 runs the paper protocol with adapt_rl in front of the reader (seed 20_000, step sizes alpha,
-    alpha/2, alpha/2, the paper's goals) and cites it as evaluate_seeds' row for training seed 0 (lecture bench)."""
+    alpha/2, alpha/2, the paper's goals, a budget of environment steps per step) and cites it as evaluate_seeds' row
+    for training seed 0 (lecture bench)."""
     from lecture_utils import checkpoints
     from lecture_utils.maml import evaluate_seeds
 
     goals = maml.paper_test_goals()
-    ev = evaluate_seeds(seeds=(0,), steps=3, n_traj=3, methods=("MAML", "pretrained"))
+    ev = evaluate_seeds(seeds=(0,), steps=3, n_traj=3, methods=("MAML", "pretrained"), samples_per_step=300)
     policy, ckpt = checkpoints.load_maml(0)
     alphas = maml.paper_test_step_sizes(ckpt["config"]["alpha"], 3)
     for name, key in (("MAML", "maml"), ("pretrained", "pretrained")):
         rets, _, thetas = maml.adapt_rl(policy, ckpt[key], goals, n_traj=3, alpha=alphas, steps=3,
-                                        generator=torch.Generator().manual_seed(20_000), keep=True)
+                                        generator=torch.Generator().manual_seed(20_000), keep=True,
+                                        samples_per_step=300)
         assert torch.equal(rets.mean(1), ev[name][0])
         assert len(thetas) == 4 and thetas[1]["log_std"].shape == (40, 2)
     assert torch.equal(maml.point_nav_oracle_return(goals).mean(0, keepdim=True), ev["oracle"][0])
@@ -437,3 +440,50 @@ def test_pg_loss_in_chunks_of_tasks_is_bit_identical(monkeypatch, chunk_steps):
     whole = run()
     monkeypatch.setattr(pg, "CHUNK_STEPS", chunk_steps)  # 12 steps a task: chunks of 1, 2 or 3 of the 5 tasks
     assert all(torch.equal(a, b) for a, b in zip(whole, run()))
+
+
+def test_budget_sampler_without_early_ends_is_the_fixed_count_rollout():
+    """rollout_point_nav_budget (the paper's sampler): with goals out of reach every episode runs the full horizon,
+    so a budget of n_envs * horizon steps gives exactly n_envs episodes, the same ones as rollout_point_nav."""
+    from lecture_utils.policy_gradient import average_return, rollout_point_nav_budget
+
+    torch.manual_seed(0)
+    model = GaussianMLPPolicy(hidden=(16, 16), init_std=1.0, out_scale=1.0, action_scale=0.1)
+    goals = torch.tensor([[10.0, 10.0], [-10.0, 5.0]])
+    theta = batch_params(init_params(model), 2)
+    fixed = rollout_point_nav(model, theta, goals, 3, torch.Generator().manual_seed(1), horizon=20)
+    budget = rollout_point_nav_budget(model, theta, goals, 60, 3, torch.Generator().manual_seed(1), horizon=20)
+    for k in ("obs", "actions", "rewards", "mask", "positions"):
+        assert torch.equal(fixed[k], budget[k]), k
+    assert budget["episodes"].tolist() == [[1.0] * 3] * 2
+    assert torch.equal(average_return(budget["rewards"], budget["episodes"]), average_return(fixed["rewards"]))
+    with pytest.raises(ValueError, match="positive integers"):
+        rollout_point_nav_budget(model, theta, goals, 0, 3)
+    with pytest.raises(ValueError, match="goals must have shape"):
+        rollout_point_nav_budget(model, theta, torch.zeros(2), 60, 3)
+
+
+def test_budget_sampler_replaces_episodes_that_end_at_the_goal():
+    """Episodes that end at the goal are replaced by new ones until the finished episodes hold the budget; only
+    finished episodes are kept; the loss on the padded batch equals the loss on every step (packing is exact)."""
+    import lecture_utils.policy_gradient as pg
+    from lecture_utils.envs.point_nav import GOAL_TOLERANCE
+
+    torch.manual_seed(0)
+    model = GaussianMLPPolicy(hidden=(16, 16), init_std=0.05, out_scale=0.0, action_scale=0.1)
+    goals = torch.tensor([[0.0, 0.0], [0.003, -0.002], [0.3, 0.3]])  # the first two end at once, the third never
+    theta = {k: v.unsqueeze(0).repeat(3, *[1] * v.ndim).requires_grad_(True) for k, v in init_params(model).items()}
+    b = pg.rollout_point_nav_budget(model, theta, goals, 50, 4, torch.Generator().manual_seed(3), horizon=25)
+    length = b["mask"].sum(-1)
+    n_eps = b["episodes"].sum(1)
+    assert n_eps[0] >= 50 / 4 and n_eps[2] == 4  # 4 envs x 25 steps >= 50 steps: one round of full episodes
+    assert (length.sum(1) >= 50).all() and ((length > 0) == (b["episodes"] > 0)).all()
+    ends = b["positions"][torch.arange(3)[:, None], torch.arange(b["mask"].shape[1]), length.long()]
+    reached = ((ends - goals[:, None]).abs() < GOAL_TOLERANCE).all(-1)
+    assert ((length == 25) | reached | (b["episodes"] == 0)).all()
+    packed = pg.per_task_pg_loss(model, theta, b)
+    plain = pg._per_task_pg_loss(model, theta, b, 0.99, True, "linear")
+    assert torch.allclose(packed, plain, atol=1e-6)
+    g1 = torch.autograd.grad(packed.sum(), list(theta.values()))
+    g2 = torch.autograd.grad(plain.sum(), list(theta.values()))
+    assert all(torch.allclose(x, y, atol=1e-5) for x, y in zip(g1, g2))
