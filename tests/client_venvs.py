@@ -36,7 +36,8 @@ def venv_key(*parts: str | bytes) -> str:
 def cached_venv(name: str, key: str, install: list[list[str]], log: Path | None = None, timeout: float = 1800,
                 refresh: list[str] | None = None) -> tuple[Path, float]:
     """`CACHE_DIR/venv-<name>` with `pip install <args>` run for each entry of `install`; reused if its key matches
-    (then only `pip install <refresh>` runs, e.g. to put this checkout's course over the cached one).
+    (then only `pip install <refresh>` runs, e.g. to put this checkout's course over the cached one, unless the
+    course's source is what the last refresh installed: source_digest).
 
     Returns the venv's python and the seconds spent building it (0 when reused).
     Raises RuntimeError (with pip's last lines) when it cannot be built.
@@ -47,10 +48,14 @@ def cached_venv(name: str, key: str, install: list[list[str]], log: Path | None 
     py = venv / "bin" / "python"
     stamp = venv / STAMP
     env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "VIRTUAL_ENV", "PYTHONHOME")}
+    fresh = venv / "lecture-venv-refreshed.txt"  # what the last refresh installed (source_digest)
     if py.exists() and stamp.is_file() and stamp.read_text().strip() == key:
-        if refresh:
+        digest = source_digest()
+        if refresh and not (fresh.is_file() and fresh.read_text().strip() == digest):
+            fresh.unlink(missing_ok=True)
             subprocess.run([str(py), "-m", "pip", "install", "--quiet", *refresh], check=True, env=env,
                            capture_output=True, timeout=timeout, cwd=ROOT)
+            fresh.write_text(digest + "\n")
         return py, 0.0
     t0 = time.perf_counter()
     shutil.rmtree(venv, ignore_errors=True)
@@ -66,6 +71,17 @@ def cached_venv(name: str, key: str, install: list[list[str]], log: Path | None 
                 raise RuntimeError(f"pip install {' '.join(args)} failed: " + " | ".join(tail))
     stamp.write_text(key + "\n")
     return py, time.perf_counter() - t0
+
+
+def source_digest() -> str:
+    """A digest of the course's installable source (both packages and pyproject.toml): a refresh of a cached venv
+    is skipped when it installed exactly this before (pip's reinstall of the course costs ~8 s of CPU)."""
+    h = hashlib.sha256()
+    files = [ROOT / "pyproject.toml", *(f for pkg in ("lecture_utils", "lecture_admin") for f in (ROOT / pkg).rglob("*")
+                                        if f.is_file() and "__pycache__" not in f.parts)]
+    for f in sorted(files):
+        h.update(str(f.relative_to(ROOT)).encode() + b"\0" + f.read_bytes())
+    return h.hexdigest()
 
 
 def record_timing(key: str, seconds: float) -> None:

@@ -1,8 +1,9 @@
-"""Filled-in homework in JupyterLab, as a student runs it (see labdriver.check_course_notebook): the warm-up and
-homework 03 (written answers, an optional part, a behaviour-graded part). What this adds is the check cells and
-answer cells as Lab shows them; every solutions notebook also runs under nbval (this CPU's kernels, and
-another's through the student bundle's self-check in tests/test_student_bundle_checks.py), so running all six
-here again would only cost the suite's time budget.
+"""Filled-in homework in JupyterLab, as a student runs it (see labdriver.check_course_notebook): homework 03
+(written answers, an optional part, a behaviour-graded part). What this adds is the check cells and answer cells as
+Lab shows them; every solutions notebook also runs under nbval (this CPU's kernels, and another's through the
+student bundle's self-check in tests/test_student_bundle_checks.py), and the warm-up homework 00 is worked through in
+Lab by test_lab_catches.py (a wrong answer typed, its check cell failing, then the right one passing), so running
+the others here again would only cost the suite's time budget.
 
 Lecture and solutions notebooks are in two files so that xdist runs them on two workers (tests/conftest.py).
 """
@@ -14,7 +15,7 @@ from labdriver import COURSE_ROOT, SKIP_REASON, run_course_notebook
 
 pytestmark = [pytest.mark.browser, pytest.mark.skipif(SKIP_REASON is not None, reason=SKIP_REASON or "")]
 
-NOTEBOOKS = ["solutions/00_getting_started.ipynb", "solutions/03_successor_features.ipynb"]
+NOTEBOOKS = ["solutions/03_successor_features.ipynb"]
 assert all((COURSE_ROOT / p).exists() for p in NOTEBOOKS), NOTEBOOKS
 
 
