@@ -326,6 +326,24 @@ def snapshot(page) -> dict:
     return page.evaluate(_SNAPSHOT_JS)
 
 
+# While Run All is under way, only what says whether it is done: each code cell's prompt and whether an error was
+# shown. (The full snapshot reads every output's text, which makes the browser lay the page out: polled twice a
+# second, on a long notebook, that took CPU from the kernel running the cells.)
+_PROGRESS_JS = r"""
+() => {
+  const panel = document.querySelector('.jp-NotebookPanel:not(.lm-mod-hidden)');
+  if (!panel) return null;
+  const cells = [...panel.querySelectorAll('.jp-CodeCell')].map(cell => {
+    const prompt = cell.querySelector('.jp-InputArea-prompt');
+    return {prompt: prompt ? prompt.textContent.trim() : '',
+            empty: !(cell.querySelector('.jp-InputArea-editor') || {}).textContent?.trim(),
+            raised: !!cell.querySelector('.jp-OutputArea-output[data-mime-type="application/vnd.jupyter.stderr"]')};
+  });
+  return {cells};
+}
+"""
+
+
 def _menu(page, menu: str, item: str) -> None:
     page.locator(".lm-MenuBar-itemLabel", has_text=menu).first.click()
     page.locator(".lm-Menu-item:not(.lm-mod-hidden) .lm-Menu-itemLabel").get_by_text(item, exact=True).click()
@@ -408,12 +426,12 @@ def run_all(page, server: LabServer, rel_path: str, timeout: float = 240.0) -> N
     stable, snap = 0, None
     while time.monotonic() - t0 < timeout:
         _accept_kernel_dialog(page, server)
-        snap = snapshot(page)
-        code = [c for c in snap["cells"] if c["code"] and not c["empty"]]
+        snap = page.evaluate(_PROGRESS_JS)
+        code = [c for c in snap["cells"] if not c["empty"]]
         nums = [_prompt_number(c["prompt"]) for c in code]
         busy = any("*" in c["prompt"] for c in code)
         done = all(n is not None for n in nums) and nums == sorted(nums) and (not nums or nums[-1] >= len(nums))
-        raised = any(o["mime"] == STDERR for c in code for o in c["outputs"])
+        raised = any(c["raised"] for c in code)
         state = server.kernel_state(rel_path)
         if state == "dead":
             raise AssertionError(f"{rel_path}: the kernel died during Run All")
@@ -426,7 +444,7 @@ def run_all(page, server: LabServer, rel_path: str, timeout: float = 240.0) -> N
         time.sleep(0.5)
     else:
         raise AssertionError(f"{rel_path}: cells still running after {timeout:.0f} s "
-                             f"(prompts: {[c['prompt'] for c in snap['cells'] if c['code']] if snap else '?'})")
+                             f"(prompts: {[c['prompt'] for c in snap['cells']] if snap else '?'})")
     seconds = time.monotonic() - t0
     # Widgets render asynchronously after their comm messages; images decode after insertion.
     settle = time.monotonic() + 20
