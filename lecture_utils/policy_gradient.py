@@ -189,7 +189,7 @@ def rollout_point_nav_budget(model: nn.Module, params: Params, goals: torch.Tens
     goals = torch.as_tensor(goals, dtype=torch.float32)
     if goals.ndim != 2 or goals.shape[1] != 2:
         raise ValueError(f"goals must have shape [n_tasks, 2], got {tuple(goals.shape)}")
-    from lecture_utils.envs.point_nav import GOAL_TOLERANCE, MAX_ACTION
+    from lecture_utils.envs.point_nav import point_nav_dynamics
 
     T, E = len(goals), n_envs
     scale = getattr(model, "action_scale", 1.0)
@@ -202,11 +202,10 @@ def rollout_point_nav_budget(model: nn.Module, params: Params, goals: torch.Tens
     while len(sub):
         mean = mean_of(pos)
         a = mean + std_sub * torch.randn(mean.shape, generator=generator)
-        nxt = pos + (scale * a).clamp(-MAX_ACTION, MAX_ACTION)
-        offset = nxt - goals_sub
+        nxt, reward, at_goal = point_nav_dynamics(pos, scale * a, goals_sub)  # the environment's own step
         t_next = t_in + 1
-        done = (offset.abs() < GOAL_TOLERANCE).all(-1) | (t_next >= horizon)
-        rec.append((pos, a, -torch.linalg.norm(offset, dim=-1), nxt, t_in, done))
+        done = at_goal | (t_next >= horizon)  # a copy whose episode ends starts a new one (rllab's sampler)
+        rec.append((pos, a, reward, nxt, t_in, done))
         finished = finished + (t_next * done).sum(1)
         pos, t_in = nxt.masked_fill(done[..., None], 0.0), t_next.masked_fill(done, 0)
         still = finished < n_steps
@@ -369,8 +368,7 @@ def _packed_pg_loss(model: nn.Module, params: Params, batch: dict[str, torch.Ten
     A = (pick(G) - linear_feature_baseline(obs, pick(G), m, time=pick(step))) * m
     taken = m.sum(dim=(-2, -1)).clamp_min(1.0)
     if normalize:
-        centred = (A - (A.sum(dim=(-2, -1)) / taken)[:, None, None]) * m
-        A = centred / ((centred.pow(2).sum(dim=(-2, -1)) / taken).sqrt()[:, None, None] + 1e-8)
+        A = _normalized(A, m, taken)
     actions, chunk = pick(batch["actions"]), max(1, CHUNK_STEPS // obs.shape[2])  # cache-sized chunks of tasks
     lp = torch.cat([log_prob(model, {k: v[i:i + chunk] for k, v in params.items()}, obs[i:i + chunk],
                              actions[i:i + chunk], batched=True) for i in range(0, T, chunk)])
@@ -389,9 +387,12 @@ def _pg_advantages(batch: dict[str, torch.Tensor], gamma: float, normalize: bool
         b = G.mean(dim=-2, keepdim=True)
     taken = mask.sum(dim=(-2, -1)).clamp_min(1.0)  # [T]
     A = (G - b) * mask
-    if normalize:
-        mean = A.sum(dim=(-2, -1)) / taken
-        centred = (A - mean[:, None, None]) * mask
-        std = (centred.pow(2).sum(dim=(-2, -1)) / taken).sqrt()
-        A = centred / (std[:, None, None] + 1e-8)
-    return A, mask, taken
+    return (_normalized(A, mask, taken) if normalize else A), mask, taken
+
+
+def _normalized(A: torch.Tensor, mask: torch.Tensor, taken: torch.Tensor) -> torch.Tensor:
+    """Advantages rescaled to mean 0, std 1 over each task's steps taken (rllab's center_adv)."""
+    mean = A.sum(dim=(-2, -1)) / taken
+    centred = (A - mean[:, None, None]) * mask
+    std = (centred.pow(2).sum(dim=(-2, -1)) / taken).sqrt()
+    return centred / (std[:, None, None] + 1e-8)

@@ -111,12 +111,20 @@ class BatchedPointNav:
     def _advance(self, actions: torch.Tensor) -> None:
         """The dynamics: move, reward, terminate. Every update makes new tensors (never in place), so the
         rollout loop may keep self.pos, self._reward and self._terminated of each step without copying them."""
-        alive = ~self._terminated
-        self.pos = self.pos + alive[..., None] * actions.clamp(-MAX_ACTION, MAX_ACTION)
-        offset = self.pos - self.goals[:, None, :]
-        self._reward = -torch.linalg.norm(offset, dim=-1) * alive
-        self._terminated = self._terminated | (offset.abs() < GOAL_TOLERANCE).all(-1)
+        alive = ~self._terminated  # a terminated copy stays put and earns 0
+        self.pos, reward, at_goal = point_nav_dynamics(self.pos, alive[..., None] * actions, self.goals[:, None, :])
+        self._reward = reward * alive
+        self._terminated = self._terminated | at_goal
         self.t += 1
+
+
+def point_nav_dynamics(pos: torch.Tensor, actions: torch.Tensor, goals: torch.Tensor):
+    """One step of the task, batched: the move clipped to [-MAX_ACTION, MAX_ACTION] per axis, the reward
+    -||s' - g||, and whether s' is within GOAL_TOLERANCE of the goal on both axes (the episode ends).
+    Returns (s' [..., 2], reward [...], at_goal [...]); new tensors, nothing in place."""
+    nxt = pos + actions.clamp(-MAX_ACTION, MAX_ACTION)
+    offset = nxt - goals
+    return nxt, -torch.linalg.norm(offset, dim=-1), (offset.abs() < GOAL_TOLERANCE).all(-1)
 
 
 def plot_paths(ax, positions, goal=None, color=None, label: str | None = None, opacity: float = 0.5):
