@@ -97,3 +97,19 @@ def test_the_masked_modules_agree_with_the_hidden_tests():
 
     for eid, modules in ANSWERS.items():
         assert set(hidden_part(eid).library) <= set(modules), eid
+
+
+def test_checks_on_numpy_answers_never_import_torch():
+    """A check compares arrays without importing torch (~2.5 s of CPU): the warm-up and the numpy-only homework
+    (01, 03) never pay for it, in the student's kernel nor in the grader. A torch tensor is still accepted."""
+    import subprocess
+    import sys
+
+    code = ("import sys, numpy as np\n"
+            "from lecture_utils.selfcheck.core import as_array, expect_close\n"
+            "expect_close(np.ones(3), np.ones(3), 'x')\n"
+            "assert 'torch' not in sys.modules\n"
+            "import torch\n"
+            "assert as_array(torch.ones(2, dtype=torch.float64), 'x').tolist() == [1.0, 1.0]\n")
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0, r.stderr[-2000:]
