@@ -45,6 +45,61 @@ def run_nbval_lax(nb_path: Path, tmp_path: Path, extra: tuple[str, ...] = ()) ->
     return outcomes
 
 
+def _tree_hash(folder: Path) -> str:
+    import hashlib
+
+    h = hashlib.sha256()
+    for f in sorted(p for p in folder.rglob("*") if p.is_file() and "__pycache__" not in p.parts):
+        h.update(str(f.relative_to(folder)).encode() + b"\0" + f.read_bytes())
+    return h.hexdigest()
+
+
+
+@pytest.fixture(scope="session")
+def student(tmp_path_factory):
+    """What students receive (`lecture release --student`), installed in the cached student venv: (bundle folder,
+    its python, the environment its course.py runs with). Built once per xdist worker; the two workers share the
+    venv: a lock serialises the install, and a stamp of the installed lecture_utils lets the second skip it, so no
+    file of the venv changes while the other worker's notebooks run."""
+    import fcntl
+    import hashlib
+    import os
+    import shutil
+    import subprocess
+    import venv
+
+    from lecture_admin.bundle import build_student_bundle
+    from tests.client_venvs import CACHE_DIR
+
+    VENV = CACHE_DIR / "venv-student"  # noqa: N806
+
+    bundle = tmp_path_factory.mktemp("student") / "course"
+    build_student_bundle(ROOT, bundle)
+    py = VENV / "bin" / "python"
+    want = hashlib.sha256((bundle / "pyproject.toml").read_bytes()).hexdigest()
+    stamp, installed = VENV / ".bundle-installed", VENV / ".bundle-content"
+    content = _tree_hash(bundle / "lecture_utils")
+    VENV.parent.mkdir(parents=True, exist_ok=True)
+    with open(VENV.parent / "venv-student.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not (py.exists() and stamp.exists() and stamp.read_text().strip() == want):
+            shutil.rmtree(VENV, ignore_errors=True)
+            venv.EnvBuilder(with_pip=True).create(VENV)
+            subprocess.run([str(py), "-m", "pip", "install", "--quiet", str(bundle)], check=True, timeout=1800)
+            stamp.write_text(want + "\n")
+            installed.write_text(content + "\n")
+        elif not (installed.exists() and installed.read_text().strip() == content):  # refresh the student layer
+            subprocess.run([str(py), "-m", "pip", "install", "--quiet", "--no-deps", "--force-reinstall", str(bundle)],
+                           check=True, timeout=600)
+            installed.write_text(content + "\n")
+    # the course.py of the bundle uses this venv as its own (as after `python3 course.py` once)
+    env = dict(os.environ, COURSE_VENV=str(VENV), PYTHONPATH="")
+    course_stamp = hashlib.sha256((bundle / "pyproject.toml").read_bytes() + sys.version.encode()).hexdigest()
+    (VENV / ".course-installed").write_text(course_stamp + "\n")  # what course.py's _fingerprint() computes
+    return bundle, py, env
+
+
+
 @pytest.fixture(autouse=True, scope="session")
 def _single_threaded_blas():
     """As lecture_utils.setup() does in notebooks: small networks and linear algebra run fastest on one thread."""
@@ -115,12 +170,28 @@ def _rel(item) -> str:
         return str(item.path)
 
 
-def schedule_key(rel: str) -> int:
-    """Where a file's tests start: the heavy files in HEAVY's order, then the rest in collection order, then the
-    SPREAD tests (many independent units that even out the end)."""
+# The SPREAD tests, heaviest first (seconds each in a full run on 2 cores, by the notebook they run): longest
+# processing time first, so that the last test to finish on one worker is a short one and both end together.
+SPREAD_HEAVY = [
+    "test_student_bundle_checks.py::02_", "test_student_bundle_checks.py::05_", "test_student_bundle_checks.py::04_",
+    "test_student_bundle.py::05_", "test_student_bundle.py::04_", "test_student_bundle.py::02_",
+    "test_student_bundle.py::01_", "test_student_bundle.py::03_", "test_student_bundle_checks.py::01_",
+    "test_student_bundle_checks.py::03_", "test_student_bundle_checks.py::00_", "test_student_bundle.py::00_",
+]
+
+
+def _spread_rank(rel: str, name: str) -> int:
+    param = name.partition("[")[2]
+    key = f"{rel.rsplit('/', 1)[-1]}::{param[:3]}"
+    return SPREAD_HEAVY.index(key) if key in SPREAD_HEAVY else len(SPREAD_HEAVY)
+
+
+def schedule_key(rel: str, name: str = "") -> tuple[int, int]:
+    """Where a test starts: the heavy files in HEAVY's order, then the rest in collection order, then the SPREAD
+    tests (many independent units that even out the end), heaviest first."""
     if rel in SPREAD:
-        return len(HEAVY) + 1
-    return HEAVY.index(rel) if rel in HEAVY else len(HEAVY)
+        return len(HEAVY) + 1, _spread_rank(rel, name)
+    return (HEAVY.index(rel) if rel in HEAVY else len(HEAVY)), 0
 
 
 def pytest_collection_modifyitems(config, items):
@@ -128,7 +199,7 @@ def pytest_collection_modifyitems(config, items):
     import os
 
     if os.environ.get("PYTEST_XDIST_WORKER"):
-        items.sort(key=lambda it: schedule_key(_rel(it)))  # stable: a file's tests keep their order
+        items.sort(key=lambda it: schedule_key(_rel(it), it.name))  # stable: a file's tests keep their order
 
 
 def pytest_xdist_make_scheduler(config, log):

@@ -155,3 +155,17 @@ def test_float64_block_restores_the_default_dtype():
     with lecture_utils.float64():
         assert torch.zeros(1).dtype == torch.float64
     assert torch.get_default_dtype() == before
+
+
+def test_the_schedule_names_real_tests():
+    """tests/conftest.py orders the suite on its workers by name: a renamed file or notebook must not drop out of
+    the order silently."""
+    from tests import conftest
+    from tests.test_student_bundle import HOMEWORK, NOTEBOOKS
+
+    assert all((conftest.ROOT / rel).is_file() for rel in [*conftest.HEAVY, *conftest.SPREAD])
+    ids = {f"test_student_bundle.py::{n[:3]}" for n in NOTEBOOKS} | {
+        f"test_student_bundle_checks.py::{n[:3]}" for n in HOMEWORK}
+    assert set(conftest.SPREAD_HEAVY) == ids
+    assert conftest.schedule_key("tests/test_student_bundle_checks.py", "test_x[02_pretraining_finetuning.ipynb]") < \
+        conftest.schedule_key("tests/test_student_bundle.py", "test_x[00_getting_started.ipynb]")

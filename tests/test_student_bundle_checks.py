@@ -17,13 +17,13 @@ import nbformat
 import pytest
 
 from tests.test_cross_kernel import OTHER_KERNELS
-from tests.test_student_bundle import HOMEWORK, ROOT, student  # noqa: F401 - the module-scoped fixture
+from tests.test_student_bundle import HOMEWORK, ROOT
 
 pytestmark = pytest.mark.slow
 
 
 @pytest.mark.parametrize("name", HOMEWORK)
-def test_self_check_fails_the_unfilled_homework_and_passes_the_solution(student, name, tmp_path):  # noqa: F811
+def test_self_check_fails_the_unfilled_homework_and_passes_the_solution(student, name, tmp_path):
     bundle, py, env = student
     xml = tmp_path / "unfilled.xml"
     r = subprocess.run([sys.executable, str(bundle / "course.py"), "check", name[:2], f"--junitxml={xml}"],
