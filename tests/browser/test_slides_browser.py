@@ -49,21 +49,39 @@ def shows(tmp_path_factory):
         yield base
 
 
+# The walk runs in the page, one stop after another as reveal's next() visits them: on each stop it waits for
+# MathJax's queue (the template re-renders the slide's math and re-fits it on every slide change), for the slide's
+# images, for the template's re-fit on an image's load event and two frames, then measures it (STATE_JS).
+WALK_JS = """async () => {
+  const R = window.CourseReveal, state = (__STATE_JS__);
+  const mathjax = () => new Promise(done => (window.MathJax && MathJax.Hub) ? MathJax.Hub.Queue(done) : done());
+  const sleep = (ms) => new Promise(r => setTimeout(r, ms));
+  const frames = () => new Promise(r => requestAnimationFrame(() => requestAnimationFrame(r)));
+  R.slide(0, 0, -1);
+  const stops = [];
+  for (let k = 0; k < 500; k++) {
+    await mathjax();
+    for (let i = 0; i < 300 && ![...R.getCurrentSlide().querySelectorAll('img')].every(im => im.complete); i++) {
+      await sleep(50);
+    }
+    await sleep(50);
+    await frames();
+    await mathjax();
+    stops.push(state());
+    if (R.isLastSlide() && !R.availableFragments().next) { return {stops, ended: true}; }
+    R.next();
+  }
+  return {stops, ended: false};
+}""".replace("__STATE_JS__", STATE_JS.strip())
+
+
 def walk(page) -> list[dict]:
     """Every stop of the show (slides, sub-slides, fragments) from the first, as reveal's next() visits them."""
     page.wait_for_function("window.CourseReveal && window.CourseReveal.isReady()")
-    page.evaluate("() => window.CourseReveal.slide(0, 0, -1)")
-    stops = []
-    for _ in range(500):
-        wait_mathjax(page)
-        page.wait_for_function("() => [...window.CourseReveal.getCurrentSlide().querySelectorAll('img')]"
-                               ".every(i => i.complete)")
-        page.wait_for_timeout(50)  # the template's re-fit on an image's load event
-        stops.append(page.evaluate(STATE_JS))
-        if page.evaluate("() => window.CourseReveal.isLastSlide() && !window.CourseReveal.availableFragments().next"):
-            return stops
-        page.evaluate("() => window.CourseReveal.next()")
-    raise AssertionError("the show did not end after 500 steps")
+    wait_mathjax(page)
+    out = page.evaluate(WALK_JS)
+    assert out["ended"], "the show did not end after 500 steps"
+    return out["stops"]
 
 
 @pytest.mark.parametrize("stem", NOTEBOOKS)
