@@ -157,8 +157,6 @@ HEAVY = [  # heaviest first
     "tests/browser/test_lab_solutions.py",
     "tests/test_hidden_sec02.py",
     "tests/test_sandbox.py",
-    "solutions/02_pretraining_finetuning.ipynb",
-    "solutions/05_maml.ipynb",
     "tests/test_release.py",
 ]
 

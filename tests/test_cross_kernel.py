@@ -7,8 +7,12 @@ another CPU on this one: it re-runs the nbval comparison of the notebooks that t
     ATEN_CPU_CAPABILITY=default          (PyTorch: the portable kernels instead of AVX2/AVX-512)
     NPY_DISABLE_CPU_FEATURES=X86_V3      (NumPy: no AVX2/FMA3 loops)
 
-against the same committed outputs that the main nbval pass checks with the native kernels. The notebooks
-without training (00) give the same bits either way and are left out to keep the suite under 10 minutes.
+against the committed outputs, which are the native kernels' own (`lecture execute` wrote them on an AVX2
+machine): a notebook that passes gives the same numbers under two different sets of float kernels. The portable
+kernels are the same on every x86-64 CPU, so this lane gives the same verdict on any machine that runs the suite.
+The native kernels run every lecture notebook again in JupyterLab (tests/browser, no comparison of numbers) and
+the solutions' code in the graders' tests; a second full nbval pass over the solutions with them cost the suite
+~85 s of CPU. The notebooks without training (00) give the same bits either way.
 
 Both run from what students receive, one pass answering two questions: the lecture notebooks in
 tests/test_student_bundle.py, the solutions in tests/test_student_bundle_checks.py (the filled-in homework's

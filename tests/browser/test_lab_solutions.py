@@ -1,9 +1,9 @@
 """Filled-in homework in JupyterLab, as a student runs it (see labdriver.check_course_notebook): homework 03
 (written answers, an optional part, a behaviour-graded part). What this adds is the check cells and answer cells as
-Lab shows them; every solutions notebook also runs under nbval (this CPU's kernels, and another's through the
-student bundle's self-check in tests/test_student_bundle_checks.py), and the warm-up homework 00 is worked through in
-Lab by test_lab_catches.py (a wrong answer typed, its check cell failing, then the right one passing), so running
-the others here again would only cost the suite's time budget.
+Lab shows them; every solutions notebook also runs under nbval with full comparison (another CPU's kernels, through
+the student bundle's self-check in tests/test_student_bundle_checks.py), and the warm-up homework 00 is worked
+through in Lab by test_lab_catches.py (a wrong answer typed, its check cell failing, then the right one passing), so
+running the others here again would only cost the suite's time budget.
 
 Lecture and solutions notebooks are in two files so that xdist runs them on two workers (tests/conftest.py).
 """
