@@ -10,8 +10,10 @@ figure an image, every widget live), then moves every slider and clicks every de
 from __future__ import annotations
 
 import contextlib
+import itertools
 import json
 import os
+import re
 import secrets
 import shutil
 import signal
@@ -113,7 +115,7 @@ class LabServer:
             # Exactly the README's main command; COURSE_VENV points course.py at the venv running us.
             return [sys.executable, str(self.root / "course.py"), *lab_args]
         # A self-managed environment (`pip install -e .[dev]`): the README's `lecture lab`.
-        return [sys.executable, "-m", "lecture_utils", *lab_args]
+        return [sys.executable, "-m", "lecture_admin", *lab_args]
 
     def env(self) -> dict[str, str]:
         settings = self.workdir / "lab-settings"
@@ -306,6 +308,7 @@ _SNAPSHOT_JS = r"""
 }
 """
 
+STDOUT = "application/vnd.jupyter.stdout"
 STDERR = "application/vnd.jupyter.stderr"  # JupyterLab renders errors (tracebacks) with this too
 LOADING = ("Loading widget...", "Error displaying widget")
 
@@ -505,13 +508,35 @@ def stored_expectations(nb_path: Path) -> list[dict]:
         # An output that carries a widget view shows the live widget in JupyterLab; its PNG is only the static
         # fallback for renderers without widgets (lecture_utils.demos.Demo), not a figure Lab shows.
         static = [o for o in cell.get("outputs", []) if WIDGET_VIEW not in o.get("data", {})]
+        ignored = "NBVAL_IGNORE_OUTPUT" in cell.source or \
+            {"nbval-ignore-output", "raises-exception"} & set(cell.get("metadata", {}).get("tags", []))
         out.append({
+            "stdout": None if ignored else printed(
+                "".join(o.get("text", "") for o in cell.get("outputs", []) if o.get("name") == "stdout")),
             "images": sum("image/png" in o.get("data", {}) for o in static),
             "widgets": mimes.count(WIDGET_VIEW),
             "may_raise": "raises-exception" in cell.get("metadata", {}).get("tags", []),
             "source": cell.source.splitlines()[0][:60] if cell.source else "",
         })
     return out
+
+
+def _sanitizers() -> list[tuple[re.Pattern, str]]:
+    """tests/nbval_sanitize.cfg's rules (timings, memory addresses), as nbval applies them."""
+    import configparser
+
+    cfg = configparser.ConfigParser()
+    cfg.read(COURSE_ROOT / "tests" / "nbval_sanitize.cfg")
+    return [(re.compile(cfg[s]["regex"]), cfg[s]["replace"]) for s in cfg.sections()]
+
+
+def printed(text: str) -> str:
+    """What a cell printed, as the check compares it: sanitized like nbval, clipped like the snapshot (start and end
+    of a long output), trailing spaces and blank lines dropped (the browser's innerText keeps neither exactly)."""
+    for pattern, replace in _sanitizers():
+        text = pattern.sub(replace, text)
+    text = text if len(text) <= 4000 else text[:2000] + "\n...\n" + text[-2000:]
+    return "\n".join(ln.rstrip() for ln in text.splitlines() if ln.strip())
 
 
 def find_problems(snap: dict, expected: list[dict] | None = None) -> list[str]:
@@ -545,6 +570,14 @@ def find_problems(snap: dict, expected: list[dict] | None = None) -> list[str]:
         if top_images < exp["images"]:
             problems.append(f"{where}: {top_images} figure(s) rendered as images, the committed notebook has "
                             f"{exp['images']}")
+        # The numbers it printed, natively in JupyterLab, against the committed notebook (whose outputs nbval compares
+        # under another CPU's kernels from the student bundle): printed lines, sanitized as nbval does.
+        if exp.get("stdout") is not None:
+            shown = printed("\n".join(o["text"] for o in cell["outputs"] if o["mime"] == STDOUT and not o["inWidget"]))
+            if shown != exp["stdout"]:
+                pairs = itertools.zip_longest(shown.splitlines(), exp["stdout"].splitlines(), fillvalue="")
+                diff = next((pair for pair in pairs if pair[0] != pair[1]), ("", ""))
+                problems.append(f"{where}: printed {diff[0]!r} where the committed notebook has {diff[1]!r}")
         live = sum(1 for o in cell["outputs"] if o["live"] and not o["inWidget"])
         if live < exp["widgets"]:
             problems.append(f"{where}: {live} live widget(s), the committed notebook has {exp['widgets']}")

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from labdriver import STDERR, buttons_to_click, find_problems, stored_expectations, write_notebook
+from labdriver import STDERR, STDOUT, buttons_to_click, find_problems, stored_expectations, write_notebook
 
 
 def cell(prompt="[1]:", outputs=(), text=""):
@@ -82,3 +82,24 @@ def test_a_demo_png_fallback_is_not_an_expected_figure(tmp_path):
     nbformat.write(nb, path)
     exp = stored_expectations(path)
     assert [(e["images"], e["widgets"]) for e in exp] == [(0, 1), (1, 0)]
+
+
+def test_printed_numbers_must_match_the_committed_notebook(tmp_path):
+    """What a cell prints in JupyterLab (this CPU's native kernels) is compared with the committed notebook, line by
+    line, sanitized as nbval does (timings, addresses); a cell nbval ignores or that may raise is not compared."""
+    import nbformat
+
+    nb = nbformat.v4.new_notebook()
+    stream = lambda t: nbformat.v4.new_output("stream", name="stdout", text=t)  # noqa: E731
+    printed = [stream("return 0.959\n"), stream("[train: 1.23 s]\n")]
+    nb.cells = [nbformat.v4.new_code_cell("print(...)", outputs=printed),
+                nbformat.v4.new_code_cell("# NBVAL_IGNORE_OUTPUT\nprint(...)", outputs=[stream("chaotic 0.5\n")])]
+    path = tmp_path / "printed.ipynb"
+    nbformat.write(nb, path)
+    exp = stored_expectations(path)
+    assert [e["stdout"] for e in exp] == ["return 0.959\n[train: TIME s]", None]
+    same = {"cells": [cell("[1]:", [out(STDOUT, "return 0.959\n[train: 4.56 s]\n")]), cell("[2]:", [out(STDOUT, "x")])]}
+    assert find_problems(same, exp) == []
+    other = {"cells": [cell("[1]:", [out(STDOUT, "return 0.956\n[train: 4.56 s]")]), cell("[2]:")]}
+    assert find_problems(other, exp) == [
+        "code cell 1 ([1]:): printed 'return 0.956' where the committed notebook has 'return 0.959'"]
