@@ -18,6 +18,7 @@ from tests.conftest import ROOT
 
 STAMP = "lecture-venv-key.txt"
 CACHE_DIR = Path(os.environ.get("COURSE_TEST_CACHE", Path.home() / ".cache" / "lecture-course-tests"))
+STUDENT_VENV = CACHE_DIR / "venv-student"  # what tests/conftest.py's `student` fixture installs the bundle into
 
 
 def base_python() -> str:
@@ -73,15 +74,24 @@ def cached_venv(name: str, key: str, install: list[list[str]], log: Path | None 
     return py, time.perf_counter() - t0
 
 
+def source_files(folder: Path) -> list[Path]:
+    """Every file of a package folder but its bytecode caches."""
+    return [f for f in folder.rglob("*") if f.is_file() and "__pycache__" not in f.parts]
+
+
+def tree_digest(base: Path, files) -> str:
+    """A digest of `files` (their paths relative to `base`, and their bytes): what a cached venv installed last."""
+    h = hashlib.sha256()
+    for f in sorted(files):
+        h.update(str(f.relative_to(base)).encode() + b"\0" + f.read_bytes())
+    return h.hexdigest()
+
+
 def source_digest() -> str:
     """A digest of the course's installable source (both packages and pyproject.toml): a refresh of a cached venv
     is skipped when it installed exactly this before (pip's reinstall of the course costs ~8 s of CPU)."""
-    h = hashlib.sha256()
-    files = [ROOT / "pyproject.toml", *(f for pkg in ("lecture_utils", "lecture_admin") for f in (ROOT / pkg).rglob("*")
-                                        if f.is_file() and "__pycache__" not in f.parts)]
-    for f in sorted(files):
-        h.update(str(f.relative_to(ROOT)).encode() + b"\0" + f.read_bytes())
-    return h.hexdigest()
+    return tree_digest(ROOT, [ROOT / "pyproject.toml", *source_files(ROOT / "lecture_utils"),
+                              *source_files(ROOT / "lecture_admin")])
 
 
 def record_timing(key: str, seconds: float) -> None:

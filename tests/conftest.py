@@ -45,16 +45,6 @@ def run_nbval_lax(nb_path: Path, tmp_path: Path, extra: tuple[str, ...] = ()) ->
     return outcomes
 
 
-def _tree_hash(folder: Path) -> str:
-    import hashlib
-
-    h = hashlib.sha256()
-    for f in sorted(p for p in folder.rglob("*") if p.is_file() and "__pycache__" not in p.parts):
-        h.update(str(f.relative_to(folder)).encode() + b"\0" + f.read_bytes())
-    return h.hexdigest()
-
-
-
 @pytest.fixture(scope="session")
 def student(tmp_path_factory):
     """What students receive (`lecture release --student`), installed in the cached student venv: (bundle folder,
@@ -69,16 +59,15 @@ def student(tmp_path_factory):
     import venv
 
     from lecture_admin.bundle import build_student_bundle
-    from tests.client_venvs import CACHE_DIR
-
-    VENV = CACHE_DIR / "venv-student"  # noqa: N806
+    from tests.client_venvs import STUDENT_VENV as VENV
+    from tests.client_venvs import source_files, tree_digest
 
     bundle = tmp_path_factory.mktemp("student") / "course"
     build_student_bundle(ROOT, bundle)
     py = VENV / "bin" / "python"
     want = hashlib.sha256((bundle / "pyproject.toml").read_bytes()).hexdigest()
     stamp, installed = VENV / ".bundle-installed", VENV / ".bundle-content"
-    content = _tree_hash(bundle / "lecture_utils")
+    content = tree_digest(bundle / "lecture_utils", source_files(bundle / "lecture_utils"))
     VENV.parent.mkdir(parents=True, exist_ok=True)
     with open(VENV.parent / "venv-student.lock", "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)

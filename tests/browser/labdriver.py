@@ -10,6 +10,7 @@ figure an image, every widget live), then moves every slider and clicks every de
 from __future__ import annotations
 
 import contextlib
+import functools
 import itertools
 import json
 import os
@@ -508,19 +509,20 @@ def stored_expectations(nb_path: Path) -> list[dict]:
         # An output that carries a widget view shows the live widget in JupyterLab; its PNG is only the static
         # fallback for renderers without widgets (lecture_utils.demos.Demo), not a figure Lab shows.
         static = [o for o in cell.get("outputs", []) if WIDGET_VIEW not in o.get("data", {})]
-        ignored = "NBVAL_IGNORE_OUTPUT" in cell.source or \
-            {"nbval-ignore-output", "raises-exception"} & set(cell.get("metadata", {}).get("tags", []))
+        tags = set(cell.get("metadata", {}).get("tags", []))
+        ignored = "NBVAL_IGNORE_OUTPUT" in cell.source or bool({"nbval-ignore-output", "raises-exception"} & tags)
         out.append({
             "stdout": None if ignored else printed(
                 "".join(o.get("text", "") for o in cell.get("outputs", []) if o.get("name") == "stdout")),
             "images": sum("image/png" in o.get("data", {}) for o in static),
             "widgets": mimes.count(WIDGET_VIEW),
-            "may_raise": "raises-exception" in cell.get("metadata", {}).get("tags", []),
+            "may_raise": "raises-exception" in tags,
             "source": cell.source.splitlines()[0][:60] if cell.source else "",
         })
     return out
 
 
+@functools.cache
 def _sanitizers() -> list[tuple[re.Pattern, str]]:
     """tests/nbval_sanitize.cfg's rules (timings, memory addresses), as nbval applies them."""
     import configparser
@@ -541,7 +543,8 @@ def printed(text: str) -> str:
 
 def find_problems(snap: dict, expected: list[dict] | None = None) -> list[str]:
     """Everything a student should not see: errors, stderr, figures that are not images, widgets that
-    are not live; and (with `expected`, from the committed notebook) figures or widgets gone missing."""
+    are not live; and (with `expected`, from the committed notebook) figures or widgets gone missing, and printed
+    lines that differ from the committed ones."""
     problems = []
     code = [c for c in snap["cells"] if c["code"] and not c["empty"]]
     if expected is not None and len(expected) != len(code):
